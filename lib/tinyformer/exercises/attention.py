@@ -1,0 +1,3 @@
+"""exercises for notebook topic: attention."""
+
+__all__: list[str] = []

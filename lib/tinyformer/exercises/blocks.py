@@ -1,0 +1,3 @@
+"""exercises for notebook topic: blocks."""
+
+__all__: list[str] = []

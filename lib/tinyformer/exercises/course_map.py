@@ -1,0 +1,3 @@
+"""exercises for notebook topic: course_map."""
+
+__all__: list[str] = []

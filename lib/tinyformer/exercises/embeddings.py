@@ -1,0 +1,3 @@
+"""exercises for notebook topic: embeddings."""
+
+__all__: list[str] = []

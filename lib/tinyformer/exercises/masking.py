@@ -1,0 +1,3 @@
+"""exercises for notebook topic: masking."""
+
+__all__: list[str] = []

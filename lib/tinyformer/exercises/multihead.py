@@ -1,0 +1,3 @@
+"""exercises for notebook topic: multihead."""
+
+__all__: list[str] = []

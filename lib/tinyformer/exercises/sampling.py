@@ -1,0 +1,3 @@
+"""exercises for notebook topic: sampling."""
+
+__all__: list[str] = []

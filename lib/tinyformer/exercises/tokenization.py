@@ -1,0 +1,3 @@
+"""exercises for notebook topic: tokenization."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""exercises for notebook topic: translation."""
+
+__all__: list[str] = []

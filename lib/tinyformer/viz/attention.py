@@ -1,0 +1,3 @@
+"""viz for notebook topic: attention."""
+
+__all__: list[str] = []

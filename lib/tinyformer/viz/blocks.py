@@ -1,0 +1,3 @@
+"""viz for notebook topic: blocks."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""viz for notebook topic: course_map."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""viz for notebook topic: embeddings."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""viz for notebook topic: masking."""
+
+__all__: list[str] = []

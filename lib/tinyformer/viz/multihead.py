@@ -1,0 +1,3 @@
+"""viz for notebook topic: multihead."""
+
+__all__: list[str] = []

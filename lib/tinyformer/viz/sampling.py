@@ -1,0 +1,3 @@
+"""viz for notebook topic: sampling."""
+
+__all__: list[str] = []

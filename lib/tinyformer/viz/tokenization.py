@@ -1,0 +1,3 @@
+"""viz for notebook topic: tokenization."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""viz for notebook topic: translation."""
+
+__all__: list[str] = []

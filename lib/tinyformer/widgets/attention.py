@@ -1,0 +1,3 @@
+"""widgets for notebook topic: attention."""
+
+__all__: list[str] = []

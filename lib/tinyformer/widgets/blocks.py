@@ -1,0 +1,3 @@
+"""widgets for notebook topic: blocks."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""widgets for notebook topic: course_map."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""widgets for notebook topic: embeddings."""
+
+__all__: list[str] = []

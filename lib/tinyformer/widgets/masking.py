@@ -1,0 +1,3 @@
+"""widgets for notebook topic: masking."""
+
+__all__: list[str] = []

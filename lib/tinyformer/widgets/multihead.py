@@ -1,0 +1,3 @@
+"""widgets for notebook topic: multihead."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""widgets for notebook topic: sampling."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""widgets for notebook topic: tokenization."""
+
+__all__: list[str] = []

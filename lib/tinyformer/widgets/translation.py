@@ -1,0 +1,3 @@
+"""widgets for notebook topic: translation."""
+
+__all__: list[str] = []
