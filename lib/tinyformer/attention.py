@@ -29,9 +29,11 @@ def _check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Te
             raise TypeError(f"mask must be a boolean tensor (True = may attend), got {getattr(mask, 'dtype', type(mask).__name__)}")
         scores_shape = (*torch.broadcast_shapes(q.shape[:-2], k.shape[:-2]), q.shape[-2], k.shape[-2])
         try:
-            torch.broadcast_shapes(mask.shape, scores_shape)
+            fits = torch.broadcast_shapes(mask.shape, scores_shape) == scores_shape
         except RuntimeError:
-            raise ValueError(f"mask of shape {tuple(mask.shape)} does not broadcast to the scores' shape {scores_shape}") from None
+            fits = False
+        if not fits:  # a mask may not add dims or grow any: that would silently change the output's shape
+            raise ValueError(f"mask of shape {tuple(mask.shape)} does not broadcast to the scores' shape {scores_shape} (..., T_q, T_k)")
 
 
 def scaled_dot_product_attention(
@@ -44,17 +46,21 @@ def scaled_dot_product_attention(
     """softmax(q kᵀ / √D) v -> (out (..., T_q, D_v), weights (..., T_q, T_k)).
 
     A query whose mask row is all False has nothing to attend to: its weights and output are
-    zeros (PyTorch's fused function returns NaN there instead).
+    zeros, never NaN (PyTorch 2.13's `F.scaled_dot_product_attention` also gives zeros on CPU;
+    older versions and a plain softmax give NaN). `dropout_p` > 0 drops weights at random (training).
     """
     _check_qkv(q, k, v, mask)
-    if not 0.0 <= dropout_p < 1.0:
-        raise ValueError(f"dropout_p={dropout_p} must be in [0, 1)")
+    if isinstance(dropout_p, bool) or not isinstance(dropout_p, (int, float)) or not 0.0 <= dropout_p < 1.0:
+        raise ValueError(f"dropout_p={dropout_p!r} must be a number in [0, 1)")
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (..., T_q, T_k)
     if mask is not None:
         scores = scores.masked_fill(~mask, float("-inf"))
-    weights = torch.softmax(scores, dim=-1)  # each row sums to 1 ...
+    weights = torch.softmax(scores, dim=-1)  # (..., T_q, T_k), each row sums to 1 ...
     if mask is not None:
-        weights = weights.nan_to_num(0.0)  # ... except fully masked rows (all -inf): zeros, not NaN
+        # ... except a fully masked row: softmax of all -inf is 0/0 = NaN; give it zeros instead.
+        # (Only those rows: a NaN coming from the inputs themselves is left visible.)
+        has_any = mask.any(dim=-1, keepdim=True)  # (..., T_q, 1)
+        weights = weights.masked_fill(~has_any, 0.0)
     if dropout_p > 0.0:
         weights = F.dropout(weights, p=dropout_p)
     return weights @ v, weights  # (..., T_q, D_v), (..., T_q, T_k)

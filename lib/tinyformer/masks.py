@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import torch
 
+__all__ = ["causal_mask", "padding_mask", "combine_masks"]
+
 
 def causal_mask(T: int, device: torch.device | str | None = None) -> torch.Tensor:
     """(T, T) mask, True on and below the diagonal: position t sees positions 0..t only."""
@@ -19,10 +21,12 @@ def causal_mask(T: int, device: torch.device | str | None = None) -> torch.Tenso
 
 def padding_mask(ids: torch.Tensor, pad_id: int) -> torch.Tensor:
     """(B, 1, 1, T) mask, True where ids holds a real token; broadcasts over heads and queries."""
-    if not isinstance(ids, torch.Tensor) or ids.dtype not in (torch.int64, torch.int32, torch.int16, torch.uint8):
+    if not isinstance(ids, torch.Tensor) or ids.dtype not in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8):
         raise TypeError(f"ids must be an integer tensor of token ids, got {getattr(ids, 'dtype', type(ids).__name__)}")
     if ids.dim() != 2:
         raise ValueError(f"ids must have shape (B, T), got {tuple(ids.shape)}")
+    if not isinstance(pad_id, int) or isinstance(pad_id, bool):
+        raise TypeError(f"pad_id must be an int (the id of the padding token), got {type(pad_id).__name__}")
     return (ids != pad_id)[:, None, None, :]  # (B, 1, 1, T)
 
 
