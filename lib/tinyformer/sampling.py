@@ -1,0 +1,292 @@
+"""Turning next-token logits into a choice, and generating text one token at a time.
+
+A language model gives logits z over the vocabulary; sampling draws the next token from
+p = softmax(z / T). The knobs, applied in this order (as in Hugging Face `generate`):
+
+- temperature T: T < 1 sharpens p, T > 1 flattens it, T = 0 is greedy (always the argmax);
+- top-k (Fan et al. 2018): keep only the k most likely tokens;
+- top-p, "nucleus" (Holtzman et al. 2019, arXiv:1904.09751): keep the smallest set of most likely
+  tokens whose probability adds up to at least p.
+
+Filters set the logits they drop to -inf, so softmax gives them probability 0 and the rest is
+renormalised. `generate` runs a `GPT` (or the decoder of a `Transformer`, given `src`) in a loop,
+with or without the KV cache; both give exactly the same tokens. It leaves out repetition
+penalties, min-p, typical sampling and speculative decoding. Shapes: B batch, T time,
+S source time, V vocab.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+
+__all__ = ["apply_temperature", "top_k_filter", "top_p_filter", "next_token_probs", "generate", "context_size"]
+
+NEG_INF = float("-inf")
+
+
+# ---------------------------------------------------------------- argument checks
+
+
+def _check_logits(logits: torch.Tensor) -> None:
+    if not isinstance(logits, torch.Tensor):
+        raise TypeError(f"logits must be a torch.Tensor, got {type(logits).__name__}")
+    if not logits.is_floating_point():
+        raise TypeError(f"logits must be a floating-point tensor, got dtype {logits.dtype}")
+    if logits.dim() == 0 or logits.size(-1) == 0:
+        raise ValueError(f"logits must have a vocabulary dimension last, got shape {tuple(logits.shape)}")
+    if torch.isnan(logits).any():
+        raise ValueError("logits contain NaN; check the model's output (a diverged training run?)")
+    if (logits == float("inf")).any():
+        raise ValueError("logits contain +inf; softmax of +inf is undefined")
+    if (logits == NEG_INF).all(dim=-1).any():
+        raise ValueError("every logit in a row is -inf, so no token is left to choose")
+
+
+def _check_temperature(temperature: float) -> None:
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
+        raise TypeError(f"temperature must be a number, got {type(temperature).__name__}")
+    if not (temperature >= 0 and math.isfinite(temperature)):
+        raise ValueError(f"temperature={temperature} is invalid; use a finite temperature >= 0 (0 means greedy)")
+
+
+def _check_top_k(k: int | None) -> None:
+    if k is None:
+        return
+    if isinstance(k, bool) or not isinstance(k, int):
+        raise TypeError(f"top_k must be an int or None, got {type(k).__name__}")
+    if k < 1:
+        raise ValueError(f"top_k={k} is invalid; keep at least one token (top_k >= 1) or pass None")
+
+
+def _check_top_p(p: float | None) -> None:
+    if p is None:
+        return
+    if isinstance(p, bool) or not isinstance(p, (int, float)):
+        raise TypeError(f"top_p must be a number or None, got {type(p).__name__}")
+    if not 0 < p <= 1:
+        raise ValueError(f"top_p={p} is invalid; use 0 < top_p <= 1 (1 keeps every token) or None")
+
+
+# ---------------------------------------------------------------- pure functions on logits (..., V)
+
+
+def _greedy_logits(logits: torch.Tensor) -> torch.Tensor:
+    """Keep only the argmax (the first one on ties); every other logit becomes -inf."""
+    keep = torch.zeros_like(logits, dtype=torch.bool).scatter_(-1, logits.argmax(-1, keepdim=True), True)
+    return logits.masked_fill(~keep, NEG_INF)
+
+
+def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """logits / T; T = 0 keeps only the argmax (greedy), so softmax gives a one-hot."""
+    _check_logits(logits)
+    _check_temperature(temperature)
+    if temperature == 0:
+        return _greedy_logits(logits)
+    return logits / temperature
+
+
+def _top_k(logits: torch.Tensor, k: int) -> torch.Tensor:
+    if k >= logits.size(-1):
+        return logits.clone()
+    kth = torch.topk(logits, k, dim=-1).values[..., -1:]  # (..., 1) the k-th largest logit
+    return logits.masked_fill(logits < kth, NEG_INF)
+
+
+def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
+    """Keep the k largest logits, set the rest to -inf. Ties with the k-th value are all kept."""
+    _check_logits(logits)
+    _check_top_k(k)
+    return _top_k(logits, k)
+
+
+def _top_p(logits: torch.Tensor, p: float) -> torch.Tensor:
+    if p >= 1:
+        return logits.clone()
+    probs = torch.softmax(logits, dim=-1)
+    sorted_probs, order = probs.sort(dim=-1, descending=True, stable=True)  # (..., V)
+    mass_before = sorted_probs.cumsum(dim=-1) - sorted_probs  # probability of the tokens ranked above
+    drop_sorted = mass_before >= p  # the set is already complete without this token
+    drop_sorted[..., 0] = False  # always keep the most likely token
+    drop = torch.zeros_like(drop_sorted).scatter_(-1, order, drop_sorted)  # back to vocabulary order
+    return logits.masked_fill(drop, NEG_INF)
+
+
+def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
+    """Nucleus filter: keep the smallest set of most likely tokens with total probability >= p."""
+    _check_logits(logits)
+    _check_top_p(p)
+    return _top_p(logits, p)
+
+
+def _filtered_logits(logits: torch.Tensor, temperature: float, top_k: int | None, top_p: float | None) -> torch.Tensor:
+    if temperature == 0:
+        return _greedy_logits(logits)
+    logits = logits / temperature
+    if top_k is not None:
+        logits = _top_k(logits, top_k)
+    if top_p is not None:
+        logits = _top_p(logits, top_p)
+    return logits
+
+
+def next_token_probs(
+    logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None
+) -> torch.Tensor:
+    """The distribution the next token is drawn from: temperature, then top-k, then top-p, then softmax.
+
+    logits (..., V) -> probabilities (..., V) that sum to 1 along the last dimension.
+    """
+    _check_logits(logits)
+    _check_temperature(temperature)
+    _check_top_k(top_k)
+    _check_top_p(top_p)
+    return torch.softmax(_filtered_logits(logits, temperature, top_k, top_p), dim=-1)
+
+
+# ---------------------------------------------------------------- generation
+
+
+def context_size(model: torch.nn.Module) -> int:
+    """How many tokens the model can look at: `block_size` for a GPT, `max_len` for a Transformer."""
+    config = getattr(model, "config", None)
+    for name in ("block_size", "max_len"):
+        if config is not None and hasattr(config, name):
+            return int(getattr(config, name))
+    raise TypeError(f"{type(model).__name__} has no config.block_size or config.max_len; pass a GPT or a Transformer")
+
+
+def _as_batch(prompt_ids: Sequence[int] | torch.Tensor) -> tuple[torch.Tensor, str]:
+    """The prompt as a (B, T) long tensor, plus how it came in so the result can go back the same way."""
+    if isinstance(prompt_ids, torch.Tensor):
+        if prompt_ids.dtype not in (torch.int64, torch.int32, torch.int16, torch.uint8, torch.int8):
+            raise TypeError(f"prompt_ids must hold integer token ids, got dtype {prompt_ids.dtype}")
+        if prompt_ids.dim() not in (1, 2):
+            raise ValueError(f"prompt_ids must have shape (T,) or (B, T), got {tuple(prompt_ids.shape)}")
+        kind = "tensor1d" if prompt_ids.dim() == 1 else "tensor2d"
+        ids = prompt_ids.long().reshape(-1, prompt_ids.size(-1))
+    elif isinstance(prompt_ids, (list, tuple)):
+        if not all(isinstance(i, int) and not isinstance(i, bool) for i in prompt_ids):
+            raise TypeError("prompt_ids must be a list of int token ids (or a tensor)")
+        kind, ids = "list", torch.tensor([list(prompt_ids)], dtype=torch.long)
+    else:
+        raise TypeError(f"prompt_ids must be a list of ints or a tensor, got {type(prompt_ids).__name__}")
+    if ids.size(1) == 0:
+        raise ValueError("prompt_ids is empty; give at least one token (e.g. a start or newline token)")
+    return ids, kind
+
+
+def _pick(logits: torch.Tensor, temperature: float, top_k, top_p, generator) -> torch.Tensor:
+    """One next token per row: argmax when greedy, else a draw from the filtered distribution. (B, V) -> (B, 1)"""
+    if temperature == 0:
+        return logits.argmax(dim=-1, keepdim=True)
+    probs = torch.softmax(_filtered_logits(logits.float(), temperature, top_k, top_p), dim=-1)
+    return torch.multinomial(probs, num_samples=1, generator=generator)
+
+
+@torch.inference_mode()
+def generate(
+    model: torch.nn.Module,
+    prompt_ids: Sequence[int] | torch.Tensor,
+    max_new_tokens: int,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    seed: int | None = None,
+    stop_token: int | None = None,
+    use_cache: bool = True,
+    src: torch.Tensor | None = None,
+    src_mask: torch.Tensor | None = None,
+) -> list[int] | torch.Tensor:
+    """Continue `prompt_ids` by up to `max_new_tokens` tokens; returns prompt + new tokens.
+
+    - `prompt_ids`: a list of ints (returns a list), a (T,) tensor (returns (T + N,)) or a (B, T)
+      tensor (returns (B, T + N)).
+    - `model`: a `GPT`, or a `Transformer` together with `src` (B, S), the source sentence(s): the
+      encoder runs once and the decoder continues `prompt_ids` (usually `[sos_id]`). `src_mask`
+      defaults to the padding mask of `src`.
+    - Context: the model only sees the last `context_size(model)` tokens (`block_size` for a GPT).
+      A longer prompt is cropped to its last `block_size` tokens. Once the text outgrows the
+      context, every step re-reads the last `block_size` tokens from scratch (positions are
+      absolute, so cached keys cannot be reused), exactly like generation without the cache.
+    - `seed`: draws from a private `torch.Generator`, so the same seed gives the same tokens and the
+      global RNG is untouched. `None` uses the global RNG.
+    - `stop_token`: a row that produces it stops; it is kept in the output, and finished rows are
+      padded with it until every row has stopped (then generation ends early).
+    - `use_cache`: reuse the keys and values of earlier tokens (KV cache); the tokens are the same.
+    """
+    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 0:
+        raise ValueError(f"max_new_tokens={max_new_tokens!r} is invalid; use an int >= 0")
+    _check_temperature(temperature)
+    _check_top_k(top_k)
+    _check_top_p(top_p)
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
+    if stop_token is not None and (isinstance(stop_token, bool) or not isinstance(stop_token, int)):
+        raise TypeError(f"stop_token must be an int token id or None, got {type(stop_token).__name__}")
+    ids, kind = _as_batch(prompt_ids)
+    limit = context_size(model)
+    is_seq2seq = hasattr(model, "encode") and hasattr(model, "decode")
+    if is_seq2seq and src is None:
+        raise ValueError("a Transformer needs the source: pass src=(B, S) token ids of the sentence(s) to translate")
+    if not is_seq2seq and src is not None:
+        raise ValueError(f"src is only for encoder-decoder models; {type(model).__name__} is decoder-only")
+
+    device = next(model.parameters()).device
+    ids = ids.to(device)
+    B, T0 = ids.shape
+    memory = None
+    if is_seq2seq:
+        src = src.to(device)
+        if src.dim() != 2 or src.size(0) != B:
+            raise ValueError(f"src must have shape (B={B}, S), got {tuple(src.shape)}")
+        if src_mask is None:
+            src_mask = (src != model.config.pad_id)[:, None, None, :]  # (B, 1, 1, S) True = real token
+
+    def step(tokens: torch.Tensor, cache) -> torch.Tensor:
+        """Logits of the next token after `tokens` (B, t) -> (B, V)."""
+        if is_seq2seq:
+            return model.decode(tokens, memory, src_mask=src_mask, cache=cache)[:, -1, :]
+        return model(tokens, cache=cache)[:, -1, :]
+
+    was_training = model.training
+    model.eval()
+    try:
+        if is_seq2seq:
+            memory = model.encode(src, src_mask)  # (B, S, C), computed once
+        generator = None if seed is None else torch.Generator(device=device).manual_seed(seed)
+        out = torch.empty(B, T0 + max_new_tokens, dtype=torch.long, device=device)
+        out[:, :T0] = ids
+        length = T0
+        done = torch.zeros(B, 1, dtype=torch.bool, device=device)
+        cache = model.new_cache(B, max_len=limit) if use_cache else None
+        fed = 0  # how many of the tokens in `out` the cache holds; the cache covers out[:, fed - cache.length:fed]
+        for _ in range(max_new_tokens):
+            if not use_cache:
+                logits = step(out[:, max(0, length - limit):length], None)
+            elif length - fed + cache.length <= limit:
+                logits = step(out[:, fed:length], cache)  # only the tokens the cache has not seen
+                fed = length
+            else:  # the window slides past the context: rebuild the cache from the last `limit` tokens
+                cache = model.new_cache(B, max_len=limit)
+                logits = step(out[:, length - limit:length], cache)
+                fed = length
+            nxt = _pick(logits, temperature, top_k, top_p, generator)  # (B, 1)
+            if stop_token is not None:
+                nxt = nxt.masked_fill(done, stop_token)
+                done = done | (nxt == stop_token)
+            out[:, length : length + 1] = nxt
+            length += 1
+            if stop_token is not None and bool(done.all()):
+                break
+    finally:
+        model.train(was_training)
+
+    out = out[:, :length]
+    if kind == "list":
+        return out[0].tolist()
+    if kind == "tensor1d":
+        return out[0]
+    return out
