@@ -1,0 +1,356 @@
+"""A small, generic training loop: AdamW, warmup + decay, gradient clipping, checkpoints, exact resume.
+
+The caller gives two functions: `get_batch(step) -> batch`, a deterministic function of the step
+(so "where we are in the data" is just the step number), and `loss_fn(model, batch) -> loss`.
+The same loop trains the encoder-decoder translator (notebook 07) and the GPT (notebook 08).
+
+Schedule: linear warmup to `lr`, then cosine decay to `min_lr_ratio * lr` or the inverse square
+root of "Attention Is All You Need" (Vaswani et al. 2017, eq. 3, with the peak set by `lr`).
+Label smoothing (Szegedy et al. 2016): the target puts 1 - eps on the right token and spreads eps
+uniformly over the vocabulary; `label_smoothed_cross_entropy` writes it out by hand.
+
+A checkpoint holds model, optimizer, scheduler, step, the RNG states of torch, Python and NumPy,
+the loss history and the configs; it is written to a temp file and renamed, so a run killed at any
+moment leaves the previous checkpoint intact. Resuming from it continues exactly as if the run had
+never stopped. Left out: mixed precision, gradient accumulation, multiple devices.
+Shapes: `N` positions (B*T flattened), `V` vocab.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+__all__ = [
+    "TrainConfig",
+    "TrainResult",
+    "label_smoothed_cross_entropy",
+    "lr_lambda",
+    "make_optimizer",
+    "make_scheduler",
+    "save_checkpoint",
+    "load_checkpoint",
+    "config_diff",
+    "get_rng_state",
+    "set_rng_state",
+    "train",
+]
+
+SCHEDULES = ("cosine", "inverse_sqrt", "constant")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides a training run (except the model, the data and the loss)."""
+
+    max_steps: int = 1000
+    lr: float = 1e-3                   # peak learning rate, reached at the end of warmup
+    warmup_steps: int = 100
+    schedule: str = "cosine"           # "cosine", "inverse_sqrt" or "constant" after warmup
+    min_lr_ratio: float = 0.1          # cosine decays to lr * min_lr_ratio
+    weight_decay: float = 0.01
+    betas: tuple[float, float] = (0.9, 0.98)
+    eps: float = 1e-9
+    grad_clip: float | None = 1.0      # max global gradient norm; None = no clipping
+    eval_every: int = 0                # 0 = only at the end (if an eval_fn is given)
+    checkpoint_every: int = 0          # 0 = only at the end (if a checkpoint_path is given)
+    checkpoint_path: str | None = None
+    max_seconds: float | None = None   # stop early after this much wall-clock time (benchmarks)
+    progress: bool = True              # tqdm bar with the live loss
+    log_every: int = 10                # how often the bar's loss is refreshed
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.max_steps, int) or self.max_steps < 0:
+            raise ValueError(f"max_steps={self.max_steps!r} must be an int >= 0")
+        if not self.lr > 0:
+            raise ValueError(f"lr={self.lr} must be > 0")
+        if self.warmup_steps < 0:
+            raise ValueError(f"warmup_steps={self.warmup_steps} must be >= 0")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule={self.schedule!r} is unknown; choose one of {', '.join(SCHEDULES)}")
+        if not 0 <= self.min_lr_ratio <= 1:
+            raise ValueError(f"min_lr_ratio={self.min_lr_ratio} must be in [0, 1]")
+        if self.grad_clip is not None and not self.grad_clip > 0:
+            raise ValueError(f"grad_clip={self.grad_clip} must be > 0 or None")
+        if self.eval_every < 0 or self.checkpoint_every < 0 or self.log_every < 1:
+            raise ValueError("eval_every and checkpoint_every must be >= 0, log_every >= 1")
+        self.betas = tuple(self.betas)
+
+
+@dataclass
+class TrainResult:
+    """What `train` hands back: the step reached, the loss of every step and the evaluations."""
+
+    step: int
+    losses: list[float] = field(default_factory=list)
+    evals: list[dict[str, float]] = field(default_factory=list)   # each has a "step" key
+    seconds: float = 0.0
+    resumed_from: int | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# loss
+
+
+def label_smoothed_cross_entropy(logits: torch.Tensor, target: torch.Tensor, smoothing: float = 0.1,
+                                 ignore_index: int | None = None) -> torch.Tensor:
+    """Mean cross-entropy against (1 - smoothing) * one_hot + smoothing / V, skipping `ignore_index`.
+
+    Same definition as `F.cross_entropy(..., label_smoothing=smoothing, ignore_index=...)`.
+    `logits` (..., V), `target` (...) long.
+    """
+    if logits.shape[:-1] != target.shape:
+        raise ValueError(f"logits {tuple(logits.shape)} and target {tuple(target.shape)} disagree; "
+                         "expected logits (..., V) and target (...)")
+    if not 0.0 <= smoothing < 1.0:
+        raise ValueError(f"smoothing={smoothing} must be in [0, 1)")
+    V = logits.shape[-1]
+    logits = logits.reshape(-1, V)                                   # (N, V)
+    if logits.dtype in (torch.float16, torch.bfloat16):
+        logits = logits.float()
+    logp = F.log_softmax(logits, dim=-1)                             # (N, V)
+    target = target.reshape(-1)                                      # (N,)
+    keep = torch.ones_like(target, dtype=torch.bool) if ignore_index is None else target != ignore_index
+    safe = torch.where(keep, target, torch.zeros_like(target))
+    nll = -logp.gather(1, safe[:, None]).squeeze(1)                  # (N,) the one-hot part
+    uniform = -logp.mean(dim=-1)                                     # (N,) the spread part
+    per_token = (1 - smoothing) * nll + smoothing * uniform
+    return (per_token * keep).sum() / keep.sum().clamp(min=1)
+
+
+# ---------------------------------------------------------------------------------------------
+# optimizer and schedule
+
+
+def lr_lambda(step: int, config: TrainConfig) -> float:
+    """Multiplier of `config.lr` at `step`: linear warmup, then the chosen decay."""
+    w = config.warmup_steps
+    if w > 0 and step < w:
+        return (step + 1) / w
+    if config.schedule == "constant":
+        return 1.0
+    if config.schedule == "inverse_sqrt":
+        return math.sqrt(max(w, 1) / (step + 1))
+    decay_steps = max(config.max_steps - w, 1)
+    progress = min(max(step - w, 0) / decay_steps, 1.0)
+    cosine = 0.5 * (1 + math.cos(math.pi * progress))
+    return config.min_lr_ratio + (1 - config.min_lr_ratio) * cosine
+
+
+def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.AdamW:
+    """AdamW with weight decay on matrices only (biases, norms and 1-d parameters are not decayed)."""
+    decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
+    groups = [{"params": decay, "weight_decay": config.weight_decay},
+              {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=config.lr, betas=config.betas, eps=config.eps)
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig) -> torch.optim.lr_scheduler.LambdaLR:
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_lambda(step, config))
+
+
+# ---------------------------------------------------------------------------------------------
+# random state and checkpoints
+
+
+def get_rng_state() -> dict[str, Any]:
+    """The state of every random generator a training step may touch, in plain tensors and lists."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "python": random.getstate(),
+        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+    }
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    n = state["numpy"]
+    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"]))
+
+
+def _as_dict(config: Any) -> dict[str, Any] | None:
+    if config is None:
+        return None
+    if is_dataclass(config):
+        return {f.name: getattr(config, f.name) for f in fields(config)}
+    if isinstance(config, dict):
+        return dict(config)
+    raise TypeError(f"config must be a dataclass or a dict, got {type(config).__name__}")
+
+
+def _plain(value: Any) -> Any:
+    """Tuples become lists, so a config compares equal after a save/load round trip."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def config_diff(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """Human-readable differences between two config dicts: ['d_model: checkpoint 64, now 128', ...]."""
+    out = []
+    for key in sorted(set(saved) | set(current)):
+        a, b = saved.get(key, "<missing>"), current.get(key, "<missing>")
+        if _plain(a) != _plain(b):
+            out.append(f"{key}: checkpoint {a!r}, now {b!r}")
+    return out
+
+
+def save_checkpoint(path: str | os.PathLike, model: nn.Module, *, optimizer: torch.optim.Optimizer | None = None,
+                    scheduler: Any = None, step: int = 0, model_config: Any = None,
+                    train_config: TrainConfig | None = None, extra: dict[str, Any] | None = None,
+                    losses: list[float] | None = None, evals: list[dict[str, float]] | None = None) -> Path:
+    """Write a checkpoint atomically: a temp file in the same folder, then `os.replace`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        "scheduler": scheduler.state_dict() if scheduler is not None else None,
+        "step": int(step),
+        "rng": get_rng_state(),
+        "model_config": _as_dict(model_config),
+        "train_config": _as_dict(train_config),
+        "losses": list(losses or []),
+        "evals": list(evals or []),
+        "extra": extra or {},
+    }
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike, model: nn.Module | None = None, *, model_config: Any = None,
+                    optimizer: torch.optim.Optimizer | None = None, scheduler: Any = None,
+                    restore_rng: bool = False) -> dict[str, Any]:
+    """Read a checkpoint (weights_only) into the given objects and return the raw dict.
+
+    If `model_config` is given and differs from the one saved, raises ValueError naming each field.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if model_config is not None and state.get("model_config") is not None:
+        diff = config_diff(state["model_config"], _as_dict(model_config))
+        if diff:
+            raise ValueError(f"checkpoint {path.name} was saved with a different model config: " + "; ".join(diff)
+                             + ". Use the same config, or train a new model.")
+    if model is not None:
+        model.load_state_dict(state["model"])
+    if optimizer is not None and state.get("optimizer") is not None:
+        optimizer.load_state_dict(state["optimizer"])
+    if scheduler is not None and state.get("scheduler") is not None:
+        scheduler.load_state_dict(state["scheduler"])
+    if restore_rng:
+        set_rng_state(state["rng"])
+    return state
+
+
+# ---------------------------------------------------------------------------------------------
+# the loop
+
+
+def _evaluate(model: nn.Module, eval_fn: Callable[[nn.Module], dict[str, float]], step: int) -> dict[str, float]:
+    """Run `eval_fn` in eval mode without touching the training RNG streams."""
+    rng = get_rng_state()
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        metrics = {"step": step, **eval_fn(model)}
+    model.train(was_training)
+    set_rng_state(rng)
+    return metrics
+
+
+def train(model: nn.Module, get_batch: Callable[[int], Any], loss_fn: Callable[[nn.Module, Any], torch.Tensor],
+          config: TrainConfig, *, eval_fn: Callable[[nn.Module], dict[str, float]] | None = None,
+          model_config: Any = None, resume: bool = False,
+          on_eval: Callable[[dict[str, float]], None] | None = None) -> TrainResult:
+    """Train `model` for `config.max_steps` steps; with `resume=True` continue from `config.checkpoint_path`.
+
+    Each step: batch = get_batch(step); loss = loss_fn(model, batch); backward; clip; AdamW; schedule.
+    `eval_fn(model) -> {name: value}` runs every `eval_every` steps and at the end; `on_eval` sees
+    each result as it arrives (e.g. to print a line). A resumed run continues exactly where the
+    checkpoint left off: same parameters, optimizer moments, learning rate, RNG and data position.
+    """
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+    if resume and config.checkpoint_path is None:
+        raise ValueError("resume=True needs config.checkpoint_path")
+    optimizer = make_optimizer(model, config)
+    scheduler = make_scheduler(optimizer, config)
+    result = TrainResult(step=0)
+    ckpt = Path(config.checkpoint_path) if config.checkpoint_path else None
+    if resume and ckpt is not None and ckpt.is_file():
+        state = load_checkpoint(ckpt, model, model_config=model_config, optimizer=optimizer,
+                                scheduler=scheduler, restore_rng=True)
+        result.step = result.resumed_from = state["step"]
+        result.losses, result.evals = list(state["losses"]), list(state["evals"])
+
+    def checkpoint() -> None:
+        if ckpt is not None:
+            save_checkpoint(ckpt, model, optimizer=optimizer, scheduler=scheduler, step=result.step,
+                            model_config=model_config, train_config=config, losses=result.losses,
+                            evals=result.evals)
+
+    def evaluate() -> None:
+        metrics = _evaluate(model, eval_fn, result.step)
+        result.evals.append(metrics)
+        if on_eval is not None:
+            on_eval(metrics)
+
+    start = time.perf_counter()
+    model.train()
+    bar = tqdm(total=config.max_steps, initial=result.step, disable=not config.progress, desc="train")
+    while result.step < config.max_steps:
+        batch = get_batch(result.step)
+        loss = loss_fn(model, batch)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        scheduler.step()
+        result.step += 1
+        result.losses.append(loss.item())
+        bar.update(1)
+        if result.step % config.log_every == 0 or result.step == config.max_steps:
+            recent = result.losses[-config.log_every:]
+            bar.set_postfix(loss=f"{sum(recent) / len(recent):.4f}", lr=f"{scheduler.get_last_lr()[0]:.2e}")
+        out_of_time = config.max_seconds is not None and time.perf_counter() - start > config.max_seconds
+        last = result.step == config.max_steps or out_of_time
+        if eval_fn is not None and ((config.eval_every and result.step % config.eval_every == 0) or last):
+            evaluate()
+        if (config.checkpoint_every and result.step % config.checkpoint_every == 0) or last:
+            checkpoint()
+        if out_of_time:
+            break
+    bar.close()
+    result.seconds = time.perf_counter() - start
+    return result
