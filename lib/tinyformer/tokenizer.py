@@ -1,0 +1,524 @@
+"""Byte-level byte-pair encoding (BPE), the tokenizer of GPT-2.
+
+BPE (Sennrich et al., 2016) starts from a vocabulary of symbols and repeatedly adds the most
+frequent adjacent pair as a new symbol. GPT-2 (Radford et al., 2019) runs it on UTF-8 *bytes*, so
+the 256 base tokens cover any text and nothing is ever unknown, and first splits text with a regex
+(words, numbers, punctuation runs, whitespace) so merges never cross a split: " dog" and " dog."
+share the token " dog".
+
+Training is fast in plain Python: the corpus is reduced to its distinct chunks with counts, pair
+counts are kept up to date incrementally, an index pair -> chunks means a merge only touches the
+chunks that contain the pair, and a lazy max-heap finds the most frequent pair. Encoding caches
+the ids of every distinct chunk.
+
+Tie-break: when several pairs share the highest count, the pair with the smallest ids wins
+(compare the first ids, then the second). `tie_break="hf"` compares the 256 byte tokens in the
+order HF `tokenizers` numbers them (sorted by their GPT-2 `bytes_to_unicode` character), which
+makes the learned merges equal to HF's BPE trainer. If a merge produces bytes that are already a
+token (say "a"+"bc" after "ab"+"c"), that token's id is reused, as HF does: every id is distinct bytes.
+
+Left out: Unicode normalisation, BPE-dropout, a compiled fast path. `V` is the vocabulary size.
+"""
+
+from __future__ import annotations
+
+import base64
+import heapq
+import json
+import os
+import tempfile
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import regex
+from tqdm.auto import tqdm
+
+__all__ = ["GPT2_PATTERN", "BPETokenizer", "bytes_to_unicode"]
+
+# GPT-2's pre-split regex (encoder.py in openai/gpt-2): contractions, letters, numbers, other
+# symbols, each optionally after one space; whitespace runs keep their last space for the next word.
+GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+TIE_BREAKS = ("ids", "hf")
+FILE_FORMAT = "tinyformer-bpe"
+_CACHE_LIMIT = 200_000  # distinct chunks kept by the encode cache before it starts over
+
+
+def bytes_to_unicode() -> dict[int, str]:
+    """GPT-2's table byte -> printable character (HF `tokenizers` shows byte tokens this way)."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    table = {b: chr(b) for b in printable}
+    extra = 0
+    for b in range(256):
+        if b not in table:
+            table[b] = chr(256 + extra)
+            extra += 1
+    return dict(sorted(table.items()))
+
+
+def _byte_order(tie_break: str) -> list[int]:
+    """Rank of each byte token for tie-breaking: its value, or its position in HF's alphabet."""
+    if tie_break == "ids":
+        return list(range(256))
+    table = bytes_to_unicode()
+    order = sorted(range(256), key=lambda b: table[b])
+    rank = [0] * 256
+    for r, b in enumerate(order):
+        rank[b] = r
+    return rank
+
+
+def _merge(ids: list[int], a: int, b: int, new_id: int) -> list[int]:
+    """Replace every non-overlapping (a, b) in `ids`, left to right, by `new_id`."""
+    out, i, n = [], 0, len(ids)
+    while i < n:
+        if ids[i] == a and i + 1 < n and ids[i + 1] == b:
+            out.append(new_id)
+            i += 2
+        else:
+            out.append(ids[i])
+            i += 1
+    return out
+
+
+def _learn_merges(chunks: Mapping[bytes, int], n_tokens: int, tie_break: str, progress: bool) -> list[tuple[int, int, int]]:
+    """Merges (a, b, new_id) in the order learned, until the vocabulary has `n_tokens` tokens."""
+    words = [list(w) for w in chunks]  # distinct chunks as ids; bytes 0..255 are ids 0..255
+    counts = list(chunks.values())
+    pair_counts: dict[tuple[int, int], int] = defaultdict(int)
+    where: dict[tuple[int, int], set[int]] = defaultdict(set)  # pair -> chunks that (may) contain it
+    for w, ids in enumerate(words):
+        for pair in zip(ids, ids[1:]):
+            pair_counts[pair] += counts[w]
+            where[pair].add(w)
+    rank = _byte_order(tie_break)
+
+    def key(pair: tuple[int, int]) -> tuple[int, int]:
+        a, b = pair
+        return (rank[a] if a < 256 else a, rank[b] if b < 256 else b)
+
+    # max-heap by count, then smallest key; entries go stale when a count drops and are fixed on pop
+    heap = [(-c, key(p), p) for p, c in pair_counts.items()]
+    heapq.heapify(heap)
+    vocab = [bytes([b]) for b in range(256)]
+    index = {tok: i for i, tok in enumerate(vocab)}
+    merges: list[tuple[int, int, int]] = []
+    bar = tqdm(total=max(n_tokens - 256, 0), desc="BPE merges", disable=not progress)
+    while len(vocab) < n_tokens and heap:
+        neg_count, k, pair = heapq.heappop(heap)
+        count = pair_counts.get(pair, 0)
+        if count != -neg_count:  # stale entry: re-queue with the true count (if any left)
+            if count > 0:
+                heapq.heappush(heap, (-count, k, pair))
+            continue
+        a, b = pair
+        new_bytes = vocab[a] + vocab[b]
+        new_id = index.get(new_bytes)
+        if new_id is None:
+            new_id = len(vocab)
+            vocab.append(new_bytes)
+            index[new_bytes] = new_id
+            bar.update()
+        merges.append((a, b, new_id))
+        grown = set()
+        for w in sorted(where.pop(pair)):
+            old = words[w]
+            new = _merge(old, a, b, new_id)
+            if len(new) == len(old):  # the index was stale for this chunk
+                continue
+            c = counts[w]
+            for p in zip(old, old[1:]):
+                pair_counts[p] -= c
+            for p in zip(new, new[1:]):
+                pair_counts[p] += c
+                where[p].add(w)
+                if new_id in p:
+                    grown.add(p)
+            words[w] = new
+        pair_counts.pop(pair, None)  # all its occurrences are gone
+        for p in sorted(grown):
+            heapq.heappush(heap, (-pair_counts[p], key(p), p))
+    bar.close()
+    return merges
+
+
+def _check_special_names(names: Iterable[str], what: str) -> list[str]:
+    names = list(names)
+    for name in names:
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"{what} must be non-empty strings, got {name!r}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"{what} has duplicates: {names}")
+    return names
+
+
+def _compile(pattern: str) -> regex.Pattern:
+    if not isinstance(pattern, str):
+        raise TypeError(f"pattern must be a regex string, got {type(pattern).__name__}")
+    try:
+        return regex.compile(pattern)
+    except regex.error as e:
+        raise ValueError(f"pattern={pattern!r} is not a valid regex: {e}") from None
+
+
+class BPETokenizer:
+    """A byte-level BPE tokenizer: `ids = tok.encode(text)`, `text = tok.decode(ids)`.
+
+    Build one with `BPETokenizer.train(text, vocab_size)`, `BPETokenizer.load(path)`,
+    `BPETokenizer.from_tiktoken(path)`, or directly from merges `BPETokenizer([(a, b), ...])`
+    (the i-th merge makes token 256 + i unless a mapping `{(a, b): new_id}` says otherwise).
+    Ids 0..255 are the bytes, then one id per merged token, then the special tokens.
+    """
+
+    def __init__(
+        self,
+        merges: Mapping[tuple[int, int], int] | Sequence[tuple[int, int]] | Sequence[tuple[int, int, int]] = (),
+        *,
+        pattern: str = GPT2_PATTERN,
+        special_tokens: Sequence[str] | Mapping[str, int] = (),
+    ):
+        if isinstance(merges, Mapping):
+            triples = [(*pair, new_id) for pair, new_id in merges.items()]
+        else:
+            triples = [tuple(m) if len(m) == 3 else (*m, 256 + i) for i, m in enumerate(merges)]
+        vocab: dict[int, bytes] = {b: bytes([b]) for b in range(256)}
+        for rank, m in enumerate(triples):
+            if len(m) != 3 or not all(isinstance(x, int) and not isinstance(x, bool) for x in m):
+                raise ValueError(f"merges[{rank}]={m!r} is not a pair of token ids (a, b) with a new id")
+            a, b, new_id = m
+            if a not in vocab or b not in vocab:
+                raise ValueError(f"merges[{rank}]={m!r} uses an id that no earlier merge or byte made")
+            if new_id in vocab and vocab[new_id] != vocab[a] + vocab[b]:
+                raise ValueError(f"merges[{rank}]={m!r} gives id {new_id}, which already names other bytes")
+            if new_id < 0:
+                raise ValueError(f"merges[{rank}]={m!r} has a negative new id")
+            vocab[new_id] = vocab[a] + vocab[b]
+        ranks = {(a, b): (rank, new_id) for rank, (a, b, new_id) in enumerate(triples)}
+        self._setup(vocab, list(range(256)), ranks, None, pattern, special_tokens)
+        self._merges = triples
+
+    def _setup(self, vocab, byte_ids, ranks, whole, pattern, special_tokens) -> None:
+        """Shared by every constructor: vocabulary, pair ranks, special tokens, caches."""
+        self.pattern = pattern
+        self._regex = _compile(pattern)
+        self._vocab: dict[int, bytes] = dict(vocab)  # id -> bytes, ordinary tokens
+        self._byte_ids: list[int] = byte_ids  # byte value -> id
+        self._ranks: dict[tuple[int, int], tuple[int, int]] = ranks  # (a, b) -> (rank, merged id)
+        self._whole = whole  # tiktoken: a chunk that is itself a token is returned as that token
+        if isinstance(special_tokens, Mapping):
+            specials = dict(special_tokens)
+            _check_special_names(specials, "special_tokens")
+        else:
+            names = _check_special_names(special_tokens, "special_tokens")
+            first = max(self._vocab) + 1
+            specials = {name: first + i for i, name in enumerate(names)}
+        for name, i in specials.items():
+            if not isinstance(i, int) or i < 0 or i in self._vocab:
+                raise ValueError(f"special token {name!r} has id {i!r}, which is not a free non-negative id")
+        if len(set(specials.values())) != len(specials):
+            raise ValueError(f"special_tokens share ids: {specials}")
+        self.special_tokens: dict[str, int] = specials
+        self._decoder = {**self._vocab, **{i: name.encode("utf-8") for name, i in specials.items()}}
+        self._special_regex = {}  # frozenset of names -> compiled alternation, longest first
+        self._cache: dict[str, tuple[int, ...]] = {}
+
+    # ---- training -------------------------------------------------------------------------
+    @classmethod
+    def train(
+        cls,
+        text: str,
+        vocab_size: int,
+        *,
+        pattern: str = GPT2_PATTERN,
+        special_tokens: Sequence[str] = (),
+        tie_break: str = "ids",
+        progress: bool | None = None,
+    ) -> "BPETokenizer":
+        """Learn `vocab_size - 256 - len(special_tokens)` merges from `text` (fewer if it runs out of pairs).
+
+        Special tokens are cut out of `text` before counting, so no merge learns them. `progress`
+        shows a tqdm bar: None (default) only for long runs (over 4096 merges or 5 MB of text).
+        """
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str, got {type(text).__name__}")
+        names = _check_special_names(special_tokens, "special_tokens")
+        if not isinstance(vocab_size, int) or isinstance(vocab_size, bool):
+            raise TypeError(f"vocab_size must be an int, got {type(vocab_size).__name__}")
+        if vocab_size < 256 + len(names):
+            raise ValueError(
+                f"vocab_size={vocab_size} is too small: it needs the 256 byte tokens plus "
+                f"{len(names)} special tokens, so at least {256 + len(names)}"
+            )
+        if tie_break not in TIE_BREAKS:
+            raise ValueError(f"tie_break={tie_break!r} is not one of {TIE_BREAKS}")
+        split = _compile(pattern)
+        pieces = [text]
+        if names:
+            pieces = regex.split("|".join(regex.escape(n) for n in sorted(names, key=len, reverse=True)), text)
+        counts: Counter[str] = Counter()
+        for piece in pieces:
+            counts.update(split.findall(piece))
+        chunks = {chunk.encode("utf-8"): c for chunk, c in counts.items()}
+        n_tokens = vocab_size - len(names)
+        if progress is None:
+            progress = n_tokens - 256 > 4096 or len(text) > 5_000_000
+        merges = _learn_merges(chunks, n_tokens, tie_break, progress)
+        return cls(merges, pattern=pattern, special_tokens=names)
+
+    # ---- tiktoken files -------------------------------------------------------------------
+    @classmethod
+    def from_tiktoken(
+        cls,
+        path: str | os.PathLike,
+        *,
+        pattern: str = GPT2_PATTERN,
+        special_tokens: Mapping[str, int] | None = None,
+    ) -> "BPETokenizer":
+        """Load a tiktoken rank file (`base64-token rank` per line, like GPT-2's `gpt2.tiktoken`).
+
+        Ids are the file's ranks, and encoding follows tiktoken exactly: a chunk that is itself a
+        token becomes that token, otherwise the adjacent pair whose joined bytes has the lowest rank
+        is merged first (leftmost on ties). `<|endoftext|>` is 50256 as in GPT-2, whatever the file's
+        size, so `vocab_size` is at least 50257; with a small file the ids in between are unused
+        and `decode` rejects them. Pass `special_tokens` to choose other specials.
+        """
+        path = Path(path)
+        ranks = _read_tiktoken(path)
+        specials = {"<|endoftext|>": 50256} if special_tokens is None else dict(special_tokens)
+        try:
+            return cls._from_ranks(ranks, pattern, specials)
+        except ValueError as e:
+            raise ValueError(f"{path}: {e}") from None
+
+    @classmethod
+    def _from_ranks(cls, ranks: dict[bytes, int], pattern: str, specials: Mapping[str, int]) -> "BPETokenizer":
+        missing = [b for b in range(256) if bytes([b]) not in ranks]
+        if missing:
+            raise ValueError(f"the rank file lacks {len(missing)} of the 256 single bytes (first: {missing[0]})")
+        vocab = {rank: tok for tok, rank in ranks.items()}
+        pair_ranks = {}
+        for tok, rank in ranks.items():  # every split of a token into two tokens merges into it
+            for k in range(1, len(tok)):
+                left, right = ranks.get(tok[:k]), ranks.get(tok[k:])
+                if left is not None and right is not None:
+                    pair_ranks[(left, right)] = (rank, rank)
+        self = cls.__new__(cls)
+        self._setup(vocab, [ranks[bytes([b])] for b in range(256)], pair_ranks, dict(ranks), pattern, specials)
+        self._merges = sorted(((a, b, new) for (a, b), (_, new) in pair_ranks.items()), key=lambda m: m[2])
+        return self
+
+    def save_tiktoken(self, path: str | os.PathLike) -> None:
+        """Write the ordinary tokens as a tiktoken rank file (`base64-token id` per line, by id)."""
+        lines = [f"{base64.b64encode(tok).decode('ascii')} {i}\n" for i, tok in sorted(self._vocab.items())]
+        _atomic_write(Path(path), "".join(lines))
+
+    # ---- properties -----------------------------------------------------------------------
+    @property
+    def vocab_size(self) -> int:
+        """One more than the largest id (ordinary or special): the size of an embedding table."""
+        return max(self._decoder) + 1
+
+    @property
+    def merges(self) -> dict[tuple[int, int], int]:
+        """`{(a, b): merged_id}` in the order the merges were learned (their priority in `encode`)."""
+        return {(a, b): new for a, b, new in self._merges}
+
+    def token_bytes(self, id: int) -> bytes:
+        """The bytes of token `id` (a special token's UTF-8 text)."""
+        if isinstance(id, bool) or not isinstance(id, int) or id not in self._decoder:
+            raise ValueError(f"id={id!r} is not a token id of this tokenizer (vocab_size={self.vocab_size})")
+        return self._decoder[id]
+
+    def __repr__(self) -> str:
+        return f"BPETokenizer(vocab_size={self.vocab_size}, merges={len(self._merges)}, special_tokens={self.special_tokens})"
+
+    # ---- encode / decode ------------------------------------------------------------------
+    def encode(self, text: str, allowed_special: str | Iterable[str] = (), disallowed_special: str | Iterable[str] = "all") -> list[int]:
+        """Token ids of `text`.
+
+        Special tokens follow tiktoken: those in `allowed_special` ("all" or a set of names) become
+        their single id; any other special token found in the text raises ValueError, unless
+        `disallowed_special=()` says to encode it as ordinary text.
+        """
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str, got {type(text).__name__}")
+        allowed = self._resolve(allowed_special, "allowed_special")
+        if disallowed_special == "all":
+            disallowed = set(self.special_tokens) - allowed
+        else:
+            disallowed = self._resolve(disallowed_special, "disallowed_special")
+        if disallowed:
+            found = self._specials_regex(disallowed).search(text)
+            if found:
+                name = found.group()
+                raise ValueError(
+                    f"text contains the special token {name!r}, which allowed_special does not allow; pass "
+                    f"allowed_special={{{name!r}}} (or 'all') to encode it as its id, or disallowed_special=() "
+                    f"to encode it as ordinary text"
+                )
+        if not allowed:
+            return self._encode_ordinary(text)
+        ids: list[int] = []
+        start = 0
+        for m in self._specials_regex(allowed).finditer(text):
+            ids += self._encode_ordinary(text[start : m.start()])
+            ids.append(self.special_tokens[m.group()])
+            start = m.end()
+        ids += self._encode_ordinary(text[start:])
+        return ids
+
+    def _resolve(self, names: str | Iterable[str], what: str) -> set[str]:
+        if names == "all":
+            return set(self.special_tokens)
+        if isinstance(names, str):
+            raise ValueError(f"{what}={names!r} must be 'all' or a collection of special token names")
+        names = set(names)
+        unknown = names - set(self.special_tokens)
+        if unknown:
+            raise ValueError(f"{what} names {sorted(unknown)}, which are not special tokens of this tokenizer ({sorted(self.special_tokens)})")
+        return names
+
+    def _specials_regex(self, names: set[str]) -> regex.Pattern:
+        key = frozenset(names)
+        if key not in self._special_regex:
+            ordered = sorted(names, key=lambda n: (-len(n), n))  # longest first: "<|a|>x" before "<|a|>"
+            self._special_regex[key] = regex.compile("|".join(regex.escape(n) for n in ordered))
+        return self._special_regex[key]
+
+    def _encode_ordinary(self, text: str) -> list[int]:
+        """Ids of text with no special tokens: pre-split, then BPE each chunk (cached)."""
+        cache = self._cache
+        if len(cache) > _CACHE_LIMIT:
+            cache.clear()
+        ids: list[int] = []
+        for chunk in self._regex.findall(text):
+            chunk_ids = cache.get(chunk)
+            if chunk_ids is None:
+                chunk_ids = cache[chunk] = self._encode_chunk(chunk.encode("utf-8"))
+            ids += chunk_ids
+        return ids
+
+    def _encode_chunk(self, data: bytes) -> tuple[int, ...]:
+        """BPE one chunk: merge the lowest-ranked adjacent pair (leftmost on ties) until none is left."""
+        if self._whole is not None and data in self._whole:
+            return (self._whole[data],)
+        byte_ids = self._byte_ids
+        ids = [byte_ids[b] for b in data]
+        ranks = self._ranks
+        while len(ids) > 1:
+            best_rank, best_i, best_id = None, -1, -1
+            for i in range(len(ids) - 1):
+                r = ranks.get((ids[i], ids[i + 1]))
+                if r is not None and (best_rank is None or r[0] < best_rank):
+                    best_rank, best_i, best_id = r[0], i, r[1]
+            if best_rank is None:
+                break
+            ids[best_i : best_i + 2] = [best_id]
+        return tuple(ids)
+
+    def clear_cache(self) -> None:
+        """Forget the cached chunk encodings (to time a cold encode)."""
+        self._cache.clear()
+
+    def decode(self, ids: Iterable[int]) -> str:
+        """Text of `ids`; bytes that are not valid UTF-8 (a cut-off character) become U+FFFD."""
+        if hasattr(ids, "tolist"):  # a tensor or array
+            ids = ids.tolist()
+        if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
+            raise TypeError(f"ids must be a sequence of ints, got {type(ids).__name__}")
+        ids = list(ids)
+        decoder = self._decoder
+        try:
+            data = b"".join([decoder[i] for i in ids])
+        except (KeyError, TypeError):
+            bad = next(i for i in ids if isinstance(i, bool) or not isinstance(i, int) or i not in decoder)
+            raise ValueError(f"ids contains {bad!r}, which is not a token id of this tokenizer (vocab_size={self.vocab_size})") from None
+        return data.decode("utf-8", errors="replace")
+
+    # ---- files ----------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the tokenizer as JSON (atomically: a temp file, then rename)."""
+        state = {"format": FILE_FORMAT, "version": 1, "pattern": self.pattern, "special_tokens": self.special_tokens}
+        if self._whole is None:
+            state["kind"] = "merges"
+            state["merges"] = [list(m) for m in self._merges]
+        else:
+            state["kind"] = "ranks"
+            state["ranks"] = [[base64.b64encode(tok).decode("ascii"), i] for i, tok in sorted(self._vocab.items())]
+        _atomic_write(Path(path), json.dumps(state, ensure_ascii=False))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "BPETokenizer":
+        """Read a tokenizer written by `save`; a malformed file raises ValueError naming it."""
+        path = Path(path)
+        try:
+            state = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ValueError(f"{path} is not a tokenizer file (not valid JSON: {e}); is it truncated?") from None
+        try:
+            if not isinstance(state, dict) or state.get("format") != FILE_FORMAT:
+                raise ValueError(f"it is not a {FILE_FORMAT} file (no 'format': {FILE_FORMAT!r})")
+            for key in ("pattern", "special_tokens", "kind"):
+                if key not in state:
+                    raise ValueError(f"the key {key!r} is missing")
+            if not isinstance(state["special_tokens"], dict):
+                raise ValueError("'special_tokens' must map names to ids")
+            if state["kind"] == "merges":
+                merges = state.get("merges")
+                if not isinstance(merges, list) or not all(isinstance(m, list) and len(m) == 3 for m in merges):
+                    raise ValueError("'merges' must be a list of [a, b, new_id]")
+                return cls([tuple(m) for m in merges], pattern=state["pattern"], special_tokens=state["special_tokens"])
+            if state["kind"] == "ranks":
+                rows = state.get("ranks")
+                if not isinstance(rows, list) or not all(isinstance(r, list) and len(r) == 2 for r in rows):
+                    raise ValueError("'ranks' must be a list of [base64 token, id]")
+                ranks = _parse_ranks(rows)
+                return cls._from_ranks(ranks, state["pattern"], state["special_tokens"])
+            raise ValueError(f"unknown kind {state['kind']!r}")
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"{path} is not a valid tokenizer file: {e}") from None
+
+
+def _parse_ranks(rows: Iterable[Sequence]) -> dict[bytes, int]:
+    """{token bytes: rank} from (base64, rank) rows, checking both columns and uniqueness."""
+    ranks: dict[bytes, int] = {}
+    for n, (b64, rank) in enumerate(rows, start=1):
+        try:
+            tok = base64.b64decode(b64, validate=True)
+            rank = int(rank)
+        except (ValueError, TypeError):
+            raise ValueError(f"entry {n} ({b64!r} {rank!r}) is not `base64-token rank`") from None
+        if not tok or rank < 0:
+            raise ValueError(f"entry {n} has an empty token or a negative rank")
+        if tok in ranks:
+            raise ValueError(f"entry {n} repeats the token {tok!r}")
+        ranks[tok] = rank
+    if len(set(ranks.values())) != len(ranks):
+        raise ValueError("two tokens share a rank")
+    return ranks
+
+
+def _read_tiktoken(path: Path) -> dict[bytes, int]:
+    rows = []
+    for n, line in enumerate(path.read_text(encoding="ascii", errors="replace").splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = line.split()
+        if len(parts) != 2:
+            raise ValueError(f"{path}: line {n} is {line[:60]!r}, expected `base64-token rank`")
+        rows.append(parts)
+    try:
+        return _parse_ranks(rows)
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from None
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
