@@ -1,0 +1,572 @@
+"""A project-made Korean → English corpus, generated from a small documented grammar.
+
+Every pair is built from one meaning rendered twice, so the corpus is exact and offline, yet a
+model must learn real structure, not word-for-word substitution:
+
+- Order: Korean is SOV with the verb last, English SVO.
+  [time] subject [place] [object] [안] verb  →  subject verb [object] [place] [time]
+  어제 고양이는 공원에서 생선을 먹었어요 → the cat ate fish in the park yesterday
+- Particles depend on the last Hangul syllable: batchim (final consonant) when
+  (code − 0xAC00) % 28 ≠ 0. Topic 은/는, subject 이/가, object 을/를, "and" 과/와.
+- Tense: polite present 먹어요, past 먹었어요, future 먹을 거예요 (ㄹ vs 을 by batchim); built by
+  rule from the stem (아/어 harmony and vowel contraction: 가요, 봐요, 마셔요, 커요, 해요); ㄷ, ㅂ
+  and 르 irregulars (걸어요, 귀여워요, 빨라요) store their forms.
+- Negative 안 + verb (안 먹어요); for verbal-noun 하다 verbs 안 goes before 해요 (공부 안 해요).
+- Questions: the same form plus "?"; English uses do-support (does the dog not sleep?).
+- English: "the", a/an, 3rd-person -s with spelling (goes, washes, studies), irregular pasts
+  (ate, went, saw), irregular plurals (children, men, women, mice), "will" for the future.
+- Adjectives as predicates (고양이는 커요 → the cat is big; 컸어요 → was big) and before nouns in
+  the modifier form (큰 고양이 → the big cat, 작은 개, 귀여운 토끼).
+- Time words agree with tense: 어제 yesterday → past, 내일 tomorrow → future, 매일 every day →
+  present, 오늘 today → any. Places: 공원에서 → in the park, 학교에 가요 → goes to school.
+- Plural 들 → English plural; native numbers 한/두/세/네/다섯 with counters 마리 (animals),
+  명 (people), 권 (books), 개 (things): 고양이 두 마리 → two cats, 책 세 권 → three books.
+- Clauses joined with ", 그리고" → "and"; set phrases (안녕하세요, 만나서 반가워요 → hey, good to
+  know you).
+
+Left out on purpose: honorific subjects (선생님, 할머니 would need -(으)시-), pronouns, the -고
+connective (formal writing would say 자고 instead of 자요, 그리고), and capital letters and final
+periods (the English side is lower case; questions end with "?").
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+from typing import NamedTuple
+
+__all__ = [
+    "has_batchim", "with_particle", "conjugate", "modifier_form", "third_person", "past_tense",
+    "pluralize", "with_article", "NOUNS", "VERBS", "ADJECTIVES", "SET_PHRASES", "make_ko_en_pairs",
+    "ko_en_splits", "KoEnSplits", "held_out_pairs", "ko_en_length_split", "vocabulary_counts",
+]
+
+# ----------------------------------------------------------------------------- Hangul
+HANGUL_FIRST, HANGUL_LAST = 0xAC00, 0xD7A3
+N_VOWELS, N_TAILS = 21, 28
+A, AE, EO, E, YEO, YE, O, WA, WAE, OE, U, WO, WI, EU, UI, I = 0, 1, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 16, 18, 19, 20
+TAIL_N, TAIL_L, TAIL_SS = 4, 8, 20  # ㄴ, ㄹ, ㅆ as final consonants
+BRIGHT = (A, 2, O)  # ㅏ ㅑ ㅗ take 아; every other vowel takes 어
+
+
+def _split(syllable: str) -> tuple[int, int, int]:
+    """(lead, vowel, tail) indices of one precomposed Hangul syllable."""
+    code = ord(syllable) - HANGUL_FIRST
+    if len(syllable) != 1 or not 0 <= code <= HANGUL_LAST - HANGUL_FIRST:
+        raise ValueError(f"{syllable!r} is not a Hangul syllable (U+AC00..U+D7A3)")
+    return code // (N_VOWELS * N_TAILS), (code // N_TAILS) % N_VOWELS, code % N_TAILS
+
+
+def _join(lead: int, vowel: int, tail: int = 0) -> str:
+    return chr(HANGUL_FIRST + (lead * N_VOWELS + vowel) * N_TAILS + tail)
+
+
+def _set_tail(syllable: str, tail: int) -> str:
+    lead, vowel, _ = _split(syllable)
+    return _join(lead, vowel, tail)
+
+
+def has_batchim(word: str) -> bool:
+    """True if the last syllable ends in a consonant: (code - 0xAC00) % 28 != 0."""
+    if not isinstance(word, str) or not word:
+        raise ValueError(f"word={word!r} must be a non-empty Korean string")
+    return _split(word[-1])[2] != 0
+
+
+PARTICLES = {"topic": ("은", "는"), "subject": ("이", "가"), "object": ("을", "를"), "and": ("과", "와")}
+
+
+def with_particle(word: str, kind: str) -> str:
+    """Attach a particle: 책은 / 고양이는, 학생이 / 개가, 물을 / 사과를, 책과 / 사과와."""
+    if kind not in PARTICLES:
+        raise ValueError(f"kind={kind!r} must be one of {sorted(PARTICLES)}")
+    after_consonant, after_vowel = PARTICLES[kind]
+    return word + (after_consonant if has_batchim(word) else after_vowel)
+
+
+# ----------------------------------------------------------------------------- Korean predicates
+def _infinitive(stem: str) -> str:
+    """The 아/어 form: 먹→먹어, 가→가, 보→봐, 마시→마셔, 크→커, 바쁘→바빠, 하→해."""
+    if stem.endswith("하"):
+        return stem[:-1] + "해"
+    lead, vowel, tail = _split(stem[-1])
+    if tail:
+        return stem + ("아" if vowel in BRIGHT else "어")
+    if vowel in (A, AE, EO, E, YEO):  # 가+아 → 가, 서+어 → 서, 보내+어 → 보내
+        return stem
+    if vowel == EU:  # ㅡ drops; the previous syllable's vowel decides: 바쁘→바빠, 예쁘→예뻐, 쓰→써
+        bright = len(stem) > 1 and _split(stem[-2])[1] in BRIGHT
+        return stem[:-1] + _join(lead, A if bright else EO)
+    contracted = {O: WA, U: WO, I: YEO, OE: WAE}  # 보→봐, 배우→배워, 마시→마셔, 되→돼
+    if vowel in contracted:
+        return stem[:-1] + _join(lead, contracted[vowel])
+    return stem + ("아" if vowel in BRIGHT else "어")  # 쉬→쉬어
+
+
+def _future(stem: str) -> str:
+    """-(으)ㄹ 거예요: 가→갈, 만들→만들 (ㄹ stays), 먹→먹을."""
+    tail = _split(stem[-1])[2]
+    if tail == 0:
+        return stem[:-1] + _set_tail(stem[-1], TAIL_L) + " 거예요"
+    return stem + (" 거예요" if tail == TAIL_L else "을 거예요")
+
+
+def conjugate(stem: str) -> dict[str, str]:
+    """Polite present, past and future of a regular stem: 먹 → 먹어요, 먹었어요, 먹을 거예요."""
+    inf = _infinitive(stem)
+    past = inf[:-1] + _set_tail(inf[-1], TAIL_SS) + "어요"
+    return {"present": inf + "요", "past": past, "future": _future(stem)}
+
+
+def modifier_form(stem: str) -> str:
+    """Adjective before a noun: 크→큰, 작→작은, 길→긴 (ㄹ drops), 행복하→행복한."""
+    tail = _split(stem[-1])[2]
+    if tail == 0 or tail == TAIL_L:
+        return stem[:-1] + _set_tail(stem[-1], TAIL_N)
+    return stem + "은"
+
+
+# ----------------------------------------------------------------------------- English morphology
+IRREGULAR_PAST = {"eat": "ate", "drink": "drank", "read": "read", "see": "saw", "buy": "bought",
+                  "make": "made", "write": "wrote", "meet": "met", "sleep": "slept", "run": "ran",
+                  "swim": "swam", "sing": "sang", "go": "went", "come": "came"}
+IRREGULAR_PLURAL = {"child": "children", "man": "men", "woman": "women", "mouse": "mice", "fish": "fish"}
+_CONSONANT_Y = re.compile(r"[^aeiou]y$")
+
+
+def third_person(base: str) -> str:
+    """He/she/it form: eat→eats, go→goes, wash→washes, study→studies, play→plays."""
+    if _CONSONANT_Y.search(base):
+        return base[:-1] + "ies"
+    if base.endswith(("s", "sh", "ch", "x", "z", "o")):
+        return base + "es"
+    return base + "s"
+
+
+def past_tense(base: str) -> str:
+    """Simple past: irregulars from a table, else like→liked, cry→cried, stop→stopped, walk→walked."""
+    if base in IRREGULAR_PAST:
+        return IRREGULAR_PAST[base]
+    if base.endswith("e"):
+        return base + "d"
+    if _CONSONANT_Y.search(base):
+        return base[:-1] + "ied"
+    if re.fullmatch(r"[^aeiou]*[aeiou][bdgmnprt]", base):  # one short syllable: stop→stopped
+        return base + base[-1] + "ed"
+    return base + "ed"
+
+
+def pluralize(noun: str) -> str:
+    """cat→cats, fox→foxes, baby→babies, monkey→monkeys, child→children."""
+    if noun in IRREGULAR_PLURAL:
+        return IRREGULAR_PLURAL[noun]
+    if _CONSONANT_Y.search(noun):
+        return noun[:-1] + "ies"
+    if noun.endswith(("s", "sh", "ch", "x", "z")):
+        return noun + "es"
+    return noun + "s"
+
+
+def with_article(phrase: str) -> str:
+    """a/an by the first sound's letter: an apple, a big apple, an egg."""
+    return ("an " if phrase[0] in "aeiou" else "a ") + phrase
+
+
+# ----------------------------------------------------------------------------- the lexicon
+@dataclass(frozen=True)
+class Noun:
+    ko: str
+    en: str
+    kind: str  # animal, person, food, drink, reading, thing, school_subject, song, place
+    counter: str = ""  # 마리, 명, 권, 개; "" = not counted in this corpus
+    mass: bool = False  # mass nouns take no article: fish, water, math
+
+
+def _nouns(kind: str, counter: str, rows: str, mass: bool = False) -> list[Noun]:
+    pairs = [row.split(":") for row in rows.split()]
+    return [Noun(ko, en.replace("_", " "), kind, counter, mass) for ko, en in pairs]
+
+
+NOUNS: tuple[Noun, ...] = tuple(
+    _nouns("animal", "마리", "고양이:cat 개:dog 새:bird 토끼:rabbit 곰:bear 원숭이:monkey 오리:duck 여우:fox 쥐:mouse")
+    + _nouns("person", "명", "아이:child 학생:student 친구:friend 남자:man 여자:woman 의사:doctor")
+    + _nouns("food", "개", "사과:apple 케이크:cake 바나나:banana 달걀:egg")
+    + _nouns("food", "", "빵:bread 밥:rice 생선:fish 고기:meat", mass=True)
+    + _nouns("drink", "", "물:water 우유:milk 주스:juice 커피:coffee", mass=True)
+    + _nouns("reading", "권", "책:book")
+    + _nouns("reading", "", "신문:newspaper 편지:letter")
+    + _nouns("thing", "개", "컵:cup 가방:bag 모자:hat")
+    + _nouns("thing", "", "꽃:flower")
+    + _nouns("school_subject", "", "수학:math 음악:music 역사:history", mass=True)
+    + _nouns("song", "", "노래:song")
+    + _nouns("place", "", "학교:school 공원:park 집:home 시장:market 도서관:library 식당:restaurant 바다:sea")
+)
+NOUN = {n.ko: n for n in NOUNS}
+ANIMATE = ("animal", "person")
+
+# Where things happen (에서) and where one goes (에): the English preposition phrase for each.
+PLACE_AT = {"학교": "at school", "공원": "in the park", "집": "at home", "시장": "at the market",
+            "도서관": "in the library", "식당": "in the restaurant", "바다": "in the sea"}
+PLACE_TO = {"학교": "to school", "공원": "to the park", "집": "home", "시장": "to the market",
+            "도서관": "to the library", "식당": "to the restaurant", "바다": "to the sea"}
+
+
+@dataclass(frozen=True)
+class Verb:
+    ko: str  # dictionary form, e.g. 먹다
+    en: str  # English base form, e.g. eat; "listen to" keeps its preposition
+    subjects: tuple[str, ...]  # noun kinds (or Korean nouns) that may be the subject
+    objects: tuple[str, ...] = ()  # noun kinds (or Korean nouns) for the object; () = intransitive
+    places: str = ""  # 에서 places (space-separated Korean), or "motion" for 가다/오다 + 에
+    forms: tuple[str, str, str] | None = None  # (present, past, future) for irregulars
+    split: bool = False  # verbal noun + 하다: negative is 공부 안 해요
+    generic_object: bool = False  # English bare plural object: likes dogs
+
+    def korean(self, tense: str) -> str:
+        if self.forms:
+            return dict(zip(("present", "past", "future"), self.forms))[tense]
+        return conjugate(self.ko[:-1])[tense]
+
+
+FOODS, ANY = ("food",), ANIMATE
+VERBS: tuple[Verb, ...] = (
+    Verb("먹다", "eat", ANY, ("food",), "집 학교 공원 식당"),
+    Verb("마시다", "drink", ANY, ("drink",), "집 식당 공원"),
+    Verb("읽다", "read", ("person",), ("reading",), "집 학교 도서관 공원"),
+    Verb("보다", "see", ANY, ("animal", "person", "꽃"), "공원 시장"),
+    Verb("사다", "buy", ("person",), ("food", "drink", "reading", "thing"), "시장"),
+    Verb("만들다", "make", ("person",), ("케이크", "빵", "밥", "모자", "가방", "컵"), "집 학교 식당"),
+    Verb("씻다", "wash", ("person",), ("사과", "바나나", "달걀", "컵"), "집 식당"),
+    Verb("쓰다", "write", ("person",), ("reading",), "집 학교 도서관"),
+    Verb("공부하다", "study", ("person",), ("school_subject",), "집 학교 도서관", split=True),
+    Verb("좋아하다", "like", ANY, ("animal", "food", "drink", "school_subject", "thing"), generic_object=True),
+    Verb("듣다", "listen to", ("person",), ("음악", "노래"), "집 학교 식당",
+         forms=("들어요", "들었어요", "들을 거예요")),
+    Verb("기다리다", "wait for", ANY, ("animal", "person"), "공원 학교 시장 식당"),
+    Verb("만나다", "meet", ANY, ("animal", "person"), "공원 학교 도서관 식당"),
+    Verb("자다", "sleep", ANY, (), "집 공원"),
+    Verb("달리다", "run", ANY, (), "공원 학교"),
+    Verb("웃다", "laugh", ("person",), (), "집 학교 공원"),
+    Verb("울다", "cry", ("person",), (), "집 학교 공원"),
+    Verb("놀다", "play", ANY, (), "집 학교 공원 바다"),
+    Verb("걷다", "walk", ANY, (), "공원 시장 바다", forms=("걸어요", "걸었어요", "걸을 거예요")),
+    Verb("수영하다", "swim", ANY, (), "바다", split=True),
+    Verb("노래하다", "sing", ("person",), (), "집 학교 식당", split=True),
+    Verb("일하다", "work", ("person",), (), "학교 시장 식당 도서관", split=True),
+    Verb("가다", "go", ANY, (), "motion"),
+    Verb("오다", "come", ANY, (), "motion"),
+)
+
+
+@dataclass(frozen=True)
+class Adjective:
+    ko: str  # dictionary form, e.g. 크다
+    en: str
+    nouns: tuple[str, ...]  # noun kinds (or Korean nouns) it describes
+    forms: tuple[str, str, str, str] | None = None  # (present, past, future, modifier) for irregulars
+    state: bool = False  # a passing state (busy, tired): may take a time word
+
+    def korean(self, tense: str) -> str:
+        if self.forms:
+            return dict(zip(("present", "past", "future", "modifier"), self.forms))[tense]
+        stem = self.ko[:-1]
+        return modifier_form(stem) if tense == "modifier" else conjugate(stem)[tense]
+
+
+SIZED = ("animal", "food", "thing", "아이")
+ADJECTIVES: tuple[Adjective, ...] = (
+    Adjective("크다", "big", SIZED),
+    Adjective("작다", "small", SIZED),
+    Adjective("예쁘다", "pretty", ("animal", "person", "꽃", "모자", "가방", "컵")),
+    Adjective("귀엽다", "cute", ("animal", "아이"), forms=("귀여워요", "귀여웠어요", "귀여울 거예요", "귀여운")),
+    Adjective("바쁘다", "busy", ("person",), state=True),
+    Adjective("행복하다", "happy", ANIMATE, state=True),
+    Adjective("피곤하다", "tired", ANIMATE, state=True),
+    Adjective("빠르다", "fast", ANIMATE, forms=("빨라요", "빨랐어요", "빠를 거예요", "빠른")),
+    Adjective("느리다", "slow", ANIMATE),
+    Adjective("착하다", "kind", ("person",)),
+    Adjective("무겁다", "heavy", ("곰", "가방", "책"), forms=("무거워요", "무거웠어요", "무거울 거예요", "무거운")),
+    Adjective("길다", "long", ("책", "편지", "노래")),
+)
+
+SET_PHRASES: tuple[tuple[str, str], ...] = (
+    ("안녕하세요, 만나서 반가워요", "hey, good to know you"),
+    ("안녕하세요", "hello"),
+    ("만나서 반가워요", "good to know you"),
+    ("감사합니다", "thank you"),
+    ("미안해요", "sorry"),
+    ("괜찮아요", "it is okay"),
+    ("안녕히 가세요", "goodbye"),
+    ("잘 자요", "good night"),
+    ("네", "yes"),
+    ("아니요", "no"),
+)
+NUMBERS = (("한", "one"), ("두", "two"), ("세", "three"), ("네", "four"), ("다섯", "five"))
+TIME_WORDS = {"어제": ("yesterday", ("past",)), "오늘": ("today", ("present", "past", "future")),
+              "내일": ("tomorrow", ("future",)), "매일": ("every day", ("present",))}
+TENSES = ("present", "past", "future")
+
+
+def vocabulary_counts() -> dict[str, int]:
+    """How many nouns, verbs and adjectives the grammar knows."""
+    return {"nouns": len(NOUNS), "verbs": len(VERBS), "adjectives": len(ADJECTIVES)}
+
+
+# ----------------------------------------------------------------------------- clauses
+Predicate = Verb | Adjective
+
+
+def _fits(noun: Noun, spec: tuple[str, ...]) -> bool:
+    """True if `spec` names the noun's kind or the noun itself."""
+    return noun.kind in spec or noun.ko in spec
+
+
+def _takes_subject(pred: Predicate, noun: Noun) -> bool:
+    return noun.kind in ANIMATE and _fits(noun, pred.subjects if isinstance(pred, Verb) else pred.nouns)
+
+
+def _all_pairs() -> list[tuple[str, str]]:
+    """Every (subject noun, predicate) combination the grammar allows, in a fixed order."""
+    preds: list[Predicate] = [*VERBS, *ADJECTIVES]
+    return [(n.ko, p.ko) for p in preds for n in NOUNS if n.kind in ANIMATE and _takes_subject(p, n)]
+
+
+@dataclass
+class Clause:
+    ko: str
+    en: str
+    pairs: frozenset[tuple[str, str]]  # (subject noun, predicate) combinations used
+
+
+def _ko_predicate(pred: Predicate, tense: str, negative: bool) -> str:
+    """Conjugated Korean predicate with 안 where Korean puts it: 안 먹어요, 공부 안 해요."""
+    form = pred.korean(tense)
+    if not negative:
+        return form
+    if isinstance(pred, Verb) and pred.split:
+        noun = pred.ko[:-2]  # 공부하다 → 공부
+        return f"{noun} 안 {form[len(noun):]}"
+    return "안 " + form
+
+
+def _english_verb(verb: Verb, subject: str, plural: bool, tense: str, negative: bool, question: bool) -> str:
+    """Subject + verb with agreement and do-support: the cat eats / do the cats not eat."""
+    base, _, prep = verb.en.partition(" ")
+    aux = {"present": "do" if plural else "does", "past": "did", "future": "will"}[tense]
+    if question:
+        words = [aux, subject, "not" if negative else "", base]
+    elif negative:
+        words = [subject, aux, "not", base]
+    elif tense == "future":
+        words = [subject, "will", base]
+    else:
+        inflected = past_tense(base) if tense == "past" else base if plural else third_person(base)
+        words = [subject, inflected]
+    return " ".join(w for w in [*words, prep] if w)
+
+
+def _english_be(adj: Adjective, subject: str, plural: bool, tense: str, negative: bool, question: bool) -> str:
+    """Subject + be + adjective: the cat is big / were the cats not big / will the cat be big."""
+    neg = "not" if negative else ""
+    if tense == "future":
+        words = ["will", subject, neg, "be"] if question else [subject, "will", neg, "be"]
+    else:
+        be = {("present", False): "is", ("present", True): "are", ("past", False): "was", ("past", True): "were"}
+        words = [be[tense, plural], subject, neg] if question else [subject, be[tense, plural], neg]
+    return " ".join(w for w in [*words, adj.en] if w)
+
+
+def _adjective_for(rng: random.Random, noun: Noun, avoid: Predicate | None = None) -> Adjective | None:
+    options = [a for a in ADJECTIVES if _fits(noun, a.nouns) and a is not avoid]
+    return rng.choice(options) if options else None
+
+
+def _noun_phrase(rng: random.Random, noun: Noun, style: str, avoid: Predicate | None = None) -> tuple[str, str, bool]:
+    """(Korean, English, plural) for one noun in a style: bare, adjective, plural (들) or counted."""
+    adj = _adjective_for(rng, noun, avoid) if style == "adjective" else None
+    ko_adj, en_adj = (adj.korean("modifier") + " ", adj.en + " ") if adj else ("", "")
+    if style == "plural":
+        return f"{noun.ko}들", f"the {pluralize(noun.en)}", True
+    if style == "counted":
+        i = rng.randrange(len(NUMBERS))
+        (ko_num, en_num), plural = NUMBERS[i], i > 0
+        return f"{noun.ko} {ko_num} {noun.counter}", f"{en_num} {pluralize(noun.en) if plural else noun.en}", plural
+    return f"{ko_adj}{noun.ko}", f"the {en_adj}{noun.en}", False
+
+
+def _subject(rng: random.Random, pred: Predicate, first: Noun, ok, simple: bool) -> tuple[str, str, bool, list[Noun]]:
+    """Subject phrase with its particle, the English, plural, and the nouns used."""
+    others = [n for n in NOUNS if n is not first and n.kind in ANIMATE and _takes_subject(pred, n) and ok(n)]
+    styles = ["bare"] * 5 + ["adjective"] * 2 + ["plural", "counted"] + ([] if simple or not others else ["and"])
+    style = rng.choice(styles)
+    if style == "and":
+        second = rng.choice(others)
+        ko, en = f"{with_particle(first.ko, 'and')} {second.ko}", f"the {first.en} and the {second.en}"
+        return with_particle(ko, rng.choice(("topic", "subject"))), en, True, [first, second]
+    ko, en, plural = _noun_phrase(rng, first, style, avoid=pred)
+    kind = "subject" if style == "counted" else rng.choice(("topic", "topic", "subject"))
+    return with_particle(ko, kind), en, plural, [first]
+
+
+def _object(rng: random.Random, verb: Verb, exclude: list[Noun]) -> tuple[str, str]:
+    """Object phrase with 을/를 and its English: fish, an apple, a small cup, three books, dogs."""
+    noun = rng.choice([n for n in NOUNS if _fits(n, verb.objects) and n not in exclude])
+    adjective = ["adjective"] if _adjective_for(rng, noun) else []
+    styles = ["bare"] if noun.mass else ["bare", "bare", *adjective] + (["counted"] if noun.counter else [])
+    if verb.generic_object:  # 개를 좋아해요 → likes dogs
+        styles = ["bare"] if noun.mass else ["bare", *adjective]
+    style = rng.choice(styles)
+    ko, en, plural = _noun_phrase(rng, noun, style)
+    if style != "counted":
+        en = en.removeprefix("the ")
+        if verb.generic_object and not noun.mass:
+            en = " ".join([*en.split()[:-1], pluralize(noun.en)])
+        elif not noun.mass:
+            en = with_article(en)
+    return with_particle(ko, "object"), en
+
+
+def _tense_and_time(rng: random.Random, pred: Predicate) -> tuple[str, str, str]:
+    """(tense, Korean time word, English time word); time words only where they agree with tense."""
+    timeless = isinstance(pred, Adjective) and not pred.state
+    if timeless or rng.random() < 0.55:
+        return rng.choice(TENSES), "", ""
+    ko = rng.choice(sorted(TIME_WORDS))
+    en, tenses = TIME_WORDS[ko]
+    return rng.choice(tenses), ko, en
+
+
+def _place(rng: random.Random, verb: Verb, simple: bool) -> tuple[str, str]:
+    """공원에서 → in the park (sometimes), or for 가다/오다 always a goal: 학교에 → to school."""
+    if verb.places == "motion":
+        ko = rng.choice(sorted(PLACE_TO))
+        return f"{ko}에", PLACE_TO[ko]
+    if not verb.places or simple or rng.random() < 0.6:
+        return "", ""
+    ko = rng.choice(verb.places.split())
+    return f"{ko}에서", PLACE_AT[ko]
+
+
+def _clause(rng: random.Random, pair: tuple[str, str] | None = None, forbid=frozenset(),
+            simple: bool = False, questions: bool = True) -> Clause:
+    """One clause; `pair` forces its (subject, predicate); no subject may form a pair in `forbid`."""
+    preds: list[Predicate] = [*VERBS, *VERBS, *ADJECTIVES]  # verbs twice as often
+    if pair is None:
+        pred = rng.choice(preds)
+        candidates = [n for n in NOUNS if n.kind in ANIMATE and _takes_subject(pred, n) and (n.ko, pred.ko) not in forbid]
+        if not candidates:
+            return _clause(rng, None, forbid, simple, questions)
+        first = rng.choice(candidates)
+    else:
+        first, pred = NOUN[pair[0]], next(p for p in preds if p.ko == pair[1])
+    ok = (lambda n: (n.ko, pred.ko) not in forbid)
+    subj_ko, subj_en, plural, used = _subject(rng, pred, first, ok, simple)
+    tense, time_ko, time_en = _tense_and_time(rng, pred)
+    negative, question = rng.random() < 0.25, questions and rng.random() < 0.25
+    ko_words, en_tail = [time_ko, subj_ko], []
+    if isinstance(pred, Verb):
+        place_ko, place_en = _place(rng, pred, simple)
+        obj_ko, obj_en = _object(rng, pred, used) if pred.objects else ("", "")
+        ko_words += [place_ko, obj_ko]
+        en_head = _english_verb(pred, subj_en, plural, tense, negative, question)
+        en_tail = [obj_en, place_en]
+    else:
+        en_head = _english_be(pred, subj_en, plural, tense, negative, question)
+    ko = " ".join(w for w in [*ko_words, _ko_predicate(pred, tense, negative)] if w)
+    en = " ".join(w for w in [en_head, *en_tail, time_en] if w)
+    mark = "?" if question else ""
+    return Clause(ko + mark, en + mark, frozenset((n.ko, pred.ko) for n in used))
+
+
+def _sentence(rng: random.Random, n_clauses: int, pair=None, forbid=frozenset()) -> Clause:
+    """n clauses joined with ", 그리고" / "and"; `pair` goes into one clause chosen at random."""
+    if n_clauses == 1:
+        return _clause(rng, pair, forbid)
+    where = rng.randrange(n_clauses) if pair else -1
+    parts = [_clause(rng, pair if i == where else None, forbid, simple=True, questions=False) for i in range(n_clauses)]
+    return Clause(", 그리고 ".join(c.ko for c in parts), " and ".join(c.en for c in parts),
+                  frozenset().union(*(c.pairs for c in parts)))
+
+
+# ----------------------------------------------------------------------------- corpora and splits
+def _check_count(name: str, value: int, minimum: int = 0) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{name}={value!r} must be an int >= {minimum}")
+
+
+def _n_clauses(rng: random.Random, max_clauses: int) -> int:
+    return 1 if max_clauses == 1 or rng.random() < 0.8 else rng.randint(2, max_clauses)
+
+
+def make_ko_en_pairs(n: int, seed: int = 0, *, max_clauses: int = 2, set_phrases: float = 0.04,
+                     forbid: frozenset[tuple[str, str]] = frozenset()) -> list[tuple[str, str]]:
+    """n (Korean, English) pairs from the grammar; the same seed gives the same pairs.
+
+    80% single clauses, the rest 2..max_clauses clauses; a `set_phrases` fraction are greetings and
+    set phrases. No clause uses a (subject noun, predicate) pair from `forbid`.
+    """
+    _check_count("n", n)
+    _check_count("max_clauses", max_clauses, 1)
+    if not 0.0 <= set_phrases <= 1.0:
+        raise ValueError(f"set_phrases={set_phrases!r} must be a fraction in [0, 1]")
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        if rng.random() < set_phrases:
+            out.append(rng.choice(SET_PHRASES))
+            continue
+        c = _sentence(rng, _n_clauses(rng, max_clauses), forbid=forbid)
+        out.append((c.ko, c.en))
+    return out
+
+
+def held_out_pairs(seed: int = 0, fraction: float = 0.1) -> frozenset[tuple[str, str]]:
+    """A `fraction` of (subject noun, predicate) pairs kept out of training.
+
+    Chosen so every noun keeps at least 3 predicates and every predicate keeps at least 2
+    subjects in training: each word is known, only the combination is new.
+    """
+    if not 0.0 < fraction < 0.5:
+        raise ValueError(f"fraction={fraction!r} must be in (0, 0.5)")
+    pairs = _all_pairs()
+    rng = random.Random(f"held-out-{seed}")
+    held = set(rng.sample(pairs, round(fraction * len(pairs))))
+    for noun, pred in sorted(held):  # give a pair back if it would leave a word nearly unseen
+        keep_n = sum(1 for p in pairs if p[0] == noun and p not in held)
+        keep_p = sum(1 for p in pairs if p[1] == pred and p not in held)
+        if keep_n < 3 or keep_p < 2:
+            held.discard((noun, pred))
+    return frozenset(held)
+
+
+class KoEnSplits(NamedTuple):
+    train: list[tuple[str, str]]
+    test: list[tuple[str, str]]
+
+
+def ko_en_splits(n_train: int, n_test: int, seed: int = 0, held_out: float = 0.1) -> KoEnSplits:
+    """Train and test pairs; every test sentence uses a (subject, predicate) pair never in training.
+
+    Test sentences are distinct, and none of their Korean sides appears in training.
+    """
+    _check_count("n_train", n_train)
+    _check_count("n_test", n_test)
+    held = held_out_pairs(seed, held_out)
+    train = make_ko_en_pairs(n_train, seed, forbid=held)
+    seen, test = {ko for ko, _ in train}, []
+    rng, ordered = random.Random(f"test-{seed}"), sorted(held)
+    while len(test) < n_test:
+        c = _sentence(rng, _n_clauses(rng, 2), pair=rng.choice(ordered))
+        if c.ko not in seen:
+            seen.add(c.ko)
+            test.append((c.ko, c.en))
+    return KoEnSplits(train, test)
+
+
+def ko_en_length_split(n: int, seed: int = 0, n_clauses: int = 3, held_out: float = 0.1) -> list[tuple[str, str]]:
+    """Sentences with `n_clauses` clauses (training has at most 2), built only from training pairs."""
+    _check_count("n", n)
+    _check_count("n_clauses", n_clauses, 1)
+    rng, forbid = random.Random(f"length-{seed}"), held_out_pairs(seed, held_out)
+    return [(c.ko, c.en) for c in (_sentence(rng, n_clauses, forbid=forbid) for _ in range(n))]
