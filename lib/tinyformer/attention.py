@@ -64,3 +64,210 @@ def scaled_dot_product_attention(
     if dropout_p > 0.0:
         weights = F.dropout(weights, p=dropout_p)
     return weights @ v, weights  # (..., T_q, D_v), (..., T_q, T_k)
+
+
+# ---------------------------------------------------------------------------------------------
+# Multi-head attention (Vaswani et al., 2017, section 3.2.2) and its key/value cache.
+#
+#   MultiHead(Q, K, V) = Concat(head_1, ..., head_H) W_O,   head_h = Attention(Q W_Q^h, K W_K^h, V W_V^h)
+#
+# Shapes: B batch, T queries, S keys (S = T in self-attention), C d_model, H heads, D = C / H.
+# The H projections W_Q^h (C, D) side by side are one (C, C) matrix, and W_Q, W_K, W_V stacked are
+# one (3C, C) matrix `in_proj_weight`: the layout of `torch.nn.MultiheadAttention`, so its
+# state_dict loads into ours unchanged. Left out: grouped-query attention, rotary positions.
+# ---------------------------------------------------------------------------------------------
+
+from torch import nn  # noqa: E402  (kept with the classes that use it)
+
+
+class AttentionCache:
+    """Keys and values of one self-attention layer, preallocated as (B, H, max_len, D).
+
+    `append(k, v)` writes the new steps in place after the `length` already filled and returns
+    views of the filled prefix, so a generation step costs no concatenation. Inference only:
+    the buffers are overwritten in place, which autograd cannot differentiate through.
+    """
+
+    def __init__(self, batch_size: int, n_heads: int, max_len: int, head_dim: int,
+                 dtype: torch.dtype | None = None, device: torch.device | str | None = None):
+        self.k = torch.zeros(batch_size, n_heads, max_len, head_dim, dtype=dtype, device=device)  # (B, H, max_len, D)
+        self.v = torch.zeros_like(self.k)  # (B, H, max_len, D)
+        self.max_len = max_len
+        self.length = 0
+
+    def append(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Store k, v (B, H, T_new, D) at positions length..length+T_new-1; return the filled (B, H, length, D)."""
+        start = self.length
+        end = start + k.shape[2]
+        if end > self.max_len:
+            raise ValueError(f"the cache holds max_len={self.max_len} positions; cannot add {k.shape[2]} after {start}")
+        if k.shape[0] != self.k.shape[0]:
+            raise ValueError(f"the cache was made for batch_size={self.k.shape[0]}, got a batch of {k.shape[0]}")
+        self.k[:, :, start:end] = k
+        self.v[:, :, start:end] = v
+        self.length = end
+        return self.k[:, :, :end], self.v[:, :, :end]  # (B, H, end, D)
+
+    def reorder(self, index: torch.Tensor) -> None:
+        """Keep batch rows `index` (beam search: follow each surviving beam's history)."""
+        self.k = self.k.index_select(0, index)
+        self.v = self.v.index_select(0, index)
+
+
+class CrossAttentionCache:
+    """Keys and values of the encoder memory for one cross-attention layer: computed once, reused."""
+
+    def __init__(self) -> None:
+        self.k: torch.Tensor | None = None  # (B, H, S, D) after the first step
+        self.v: torch.Tensor | None = None
+
+    def reorder(self, index: torch.Tensor) -> None:
+        if self.k is not None:
+            self.k = self.k.index_select(0, index)
+            self.v = self.v.index_select(0, index)
+
+
+class LayerCache:
+    """What one layer caches: its self-attention keys/values and (decoder only) cross-attention ones."""
+
+    def __init__(self, self_attn: AttentionCache, cross_attn: CrossAttentionCache | None = None):
+        self.self_attn = self_attn
+        self.cross_attn = cross_attn
+
+
+class KVCache:
+    """The cache of a whole model while it generates: one `LayerCache` per layer.
+
+    `length` is how many positions are stored; the next tokens fed to the model get positions
+    length, length+1, ... Make one with `model.new_cache(batch_size)`, one per generation.
+    """
+
+    def __init__(self, n_layers: int, batch_size: int, n_heads: int, head_dim: int, max_len: int,
+                 cross_attention: bool = False, dtype: torch.dtype | None = None,
+                 device: torch.device | str | None = None):
+        for name, value in (("n_layers", n_layers), ("batch_size", batch_size), ("n_heads", n_heads),
+                            ("head_dim", head_dim), ("max_len", max_len)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name}={value!r} must be a positive int")
+        self.layers = [
+            LayerCache(AttentionCache(batch_size, n_heads, max_len, head_dim, dtype, device),
+                       CrossAttentionCache() if cross_attention else None)
+            for _ in range(n_layers)
+        ]
+        self.batch_size = batch_size
+        self.max_len = max_len
+
+    @property
+    def length(self) -> int:
+        return self.layers[0].self_attn.length
+
+    def reorder(self, index: torch.Tensor) -> None:
+        """Keep batch rows `index` in every layer (for beam search)."""
+        for layer in self.layers:
+            layer.self_attn.reorder(index)
+            if layer.cross_attn is not None:
+                layer.cross_attn.reorder(index)
+        self.batch_size = int(index.numel())
+
+    def __repr__(self) -> str:
+        return f"KVCache(n_layers={len(self.layers)}, batch_size={self.batch_size}, length={self.length}, max_len={self.max_len})"
+
+
+class MultiHeadAttention(nn.Module):
+    """H attention heads in parallel on D = C / H dims each, concatenated and mixed by W_O.
+
+    forward(x, context=None, mask=None, need_weights=False, cache=None, causal=False)
+    -> (out (B, T, C), weights (B, H, T, S) or None).
+
+    - `context` (B, S, C): where keys and values come from (cross-attention); None = x itself.
+    - `mask`: boolean, True = may attend, broadcastable to (B, H, T, S), e.g. `padding_mask(src)`.
+    - `causal=True`: query t sees keys 0..t only (with a cache: positions up to cache.length + t).
+    - `need_weights=True`: also return the per-head attention weights; they come from the readable
+      path (the fused kernel never forms them), which gives the same output.
+    - `fast=True` (constructor): `F.scaled_dot_product_attention`; False: our readable
+      `scaled_dot_product_attention` above. Tests check both agree.
+    - `cache`: an `AttentionCache` (self-attention: keys/values appended) or a `CrossAttentionCache`
+      (cross-attention: the context's keys/values computed on the first call, then reused).
+    """
+
+    def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0, bias: bool = True, fast: bool = True):
+        super().__init__()
+        for name, value in (("d_model", d_model), ("n_heads", n_heads)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name}={value!r} must be a positive int")
+        if d_model % n_heads != 0:
+            raise ValueError(f"d_model={d_model} is not divisible by n_heads={n_heads}; choose n_heads that divides d_model")
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout={dropout!r} must be a number in [0, 1)")
+        self.d_model = d_model
+        self.n_heads = n_heads
+        self.head_dim = d_model // n_heads
+        self.dropout = float(dropout)
+        self.fast = fast
+        self.in_proj_weight = nn.Parameter(torch.empty(3 * d_model, d_model))  # rows: W_Q, then W_K, then W_V
+        self.in_proj_bias = nn.Parameter(torch.empty(3 * d_model)) if bias else None
+        self.out_proj = nn.Linear(d_model, d_model, bias=bias)  # W_O
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        # as torch.nn.MultiheadAttention: Xavier-uniform projections, zero biases
+        nn.init.xavier_uniform_(self.in_proj_weight)
+        if self.in_proj_bias is not None:
+            nn.init.zeros_(self.in_proj_bias)
+            nn.init.zeros_(self.out_proj.bias)
+
+    def _split_heads(self, t: torch.Tensor, n: int) -> tuple[torch.Tensor, ...]:
+        """(B, T, n*C) -> n tensors (B, H, T, D)."""
+        B, T, _ = t.shape
+        return t.view(B, T, n, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4).unbind(0)  # n x (B, H, T, D)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        context: torch.Tensor | None = None,
+        mask: torch.Tensor | None = None,
+        need_weights: bool = False,
+        cache: AttentionCache | CrossAttentionCache | None = None,
+        causal: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if x.dim() != 3 or x.shape[-1] != self.d_model:
+            raise ValueError(f"x must have shape (B, T, d_model={self.d_model}), got {tuple(x.shape)}")
+        B, T, C = x.shape
+        W, b = self.in_proj_weight, self.in_proj_bias
+        start = 0  # absolute position of the first query (> 0 when a cache holds earlier steps)
+        if context is None:  # self-attention: one matmul gives q, k and v
+            q, k, v = self._split_heads(F.linear(x, W, b), 3)  # 3 x (B, H, T, D)
+            if cache is not None:
+                start = cache.length
+                k, v = cache.append(k, v)  # (B, H, start + T, D)
+        else:  # cross-attention: queries from x, keys and values from the context
+            (q,) = self._split_heads(F.linear(x, W[:C], None if b is None else b[:C]), 1)  # (B, H, T, D)
+            if cache is not None and cache.k is not None:
+                k, v = cache.k, cache.v  # (B, H, S, D), computed at the first step
+            else:
+                if context.dim() != 3 or context.shape[0] != B or context.shape[-1] != C:
+                    raise ValueError(f"context must have shape (B={B}, S, d_model={C}), got {tuple(context.shape)}")
+                k, v = self._split_heads(F.linear(context, W[C:], None if b is None else b[C:]), 2)  # 2 x (B, H, S, D)
+                if cache is not None:
+                    cache.k, cache.v = k, v
+        if mask is not None and mask.dtype != torch.bool:
+            raise TypeError(f"mask must be a boolean tensor (True = may attend), got {mask.dtype}")
+        use_readable = need_weights or not self.fast
+        is_causal = False
+        if causal and T > 1:  # a single newest query may see every stored key: no mask needed
+            if mask is None and start == 0 and not use_readable:
+                is_causal = True  # the fused kernel builds the triangle itself
+            else:
+                tri = torch.ones(T, start + T, dtype=torch.bool, device=x.device).tril(diagonal=start)  # (T, S)
+                mask = tri if mask is None else mask & tri
+        p = self.dropout if self.training else 0.0
+        if use_readable:
+            out, weights = scaled_dot_product_attention(q, k, v, mask=mask, dropout_p=p)  # (B, H, T, D), (B, H, T, S)
+        else:
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p, is_causal=is_causal)  # (B, H, T, D)
+            weights = None
+        out = out.transpose(1, 2).reshape(B, T, C)  # (B, T, C): the heads side by side (concatenated)
+        return self.out_proj(out), (weights if need_weights else None)
+
+    def extra_repr(self) -> str:
+        return f"d_model={self.d_model}, n_heads={self.n_heads}, head_dim={self.head_dim}, dropout={self.dropout}, fast={self.fast}"

@@ -1,0 +1,276 @@
+"""The full models: the encoder-decoder Transformer (Vaswani et al., 2017) and a decoder-only GPT.
+
+Transformer: src ids -> embeddings (x sqrt(C)) + positions -> N encoder layers -> final norm = memory;
+             tgt ids -> embeddings + positions -> N decoder layers (causal self-attention,
+             cross-attention on memory) -> final norm -> linear -> logits over the target vocabulary.
+GPT:         ids -> token + learned position embeddings -> N causal blocks -> final norm -> logits
+             (Radford et al., 2019), the output layer tied to the token embedding by default.
+
+Both stacks end with a LayerNorm in both pre-norm and post-norm mode, as `nn.Transformer` does.
+Generation: `model.new_cache(B)` makes a `KVCache`; pass it with only the new tokens, whose
+positions continue from `cache.length`. Attention maps for plots: `return_attention=True`.
+
+Shapes: B batch, T target time, S source time, C d_model, V vocab.
+Left out: mixture of experts, rotary positions, flash-decoding tricks, mixed precision.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .attention import KVCache, MultiHeadAttention
+from .embeddings import LearnedPositionalEmbedding, SinusoidalPositionalEncoding, TokenEmbedding
+from .layers import ACTIVATIONS, DecoderLayer, EncoderLayer, FeedForward, LayerNorm
+from .masks import padding_mask
+
+__all__ = ["TransformerConfig", "Transformer", "GPTConfig", "GPT", "count_parameters"]
+
+
+@dataclass
+class TransformerConfig:
+    """Sizes of the encoder-decoder; the defaults are the course's small translation model."""
+
+    src_vocab_size: int
+    tgt_vocab_size: int
+    d_model: int = 128
+    n_heads: int = 4
+    n_encoder_layers: int = 3
+    n_decoder_layers: int = 3
+    d_ff: int = 512
+    dropout: float = 0.1
+    max_len: int = 256  # positional table size: the longest source or target
+    activation: str = "relu"  # or "gelu"
+    norm_first: bool = True  # pre-norm; False = post-norm as in the 2017 paper / nn.Transformer default
+    positional: str = "sinusoidal"  # or "learned"
+    tie_embeddings: bool = False  # share the target embedding and the output projection
+    pad_id: int = 0
+
+
+@dataclass
+class GPTConfig:
+    """Sizes of the decoder-only model."""
+
+    vocab_size: int
+    block_size: int = 128  # the longest context (positional table size)
+    d_model: int = 128
+    n_heads: int = 4
+    n_layers: int = 4
+    d_ff: int = 512
+    dropout: float = 0.0
+    activation: str = "gelu"
+    tie_embeddings: bool = True
+
+
+def _validate_config(config, ints: tuple[str, ...]) -> None:
+    for name in ints:
+        value = getattr(config, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name}={value!r} must be a positive int")
+    if config.d_model % config.n_heads != 0:
+        raise ValueError(f"d_model={config.d_model} is not divisible by n_heads={config.n_heads}; choose n_heads that divides d_model")
+    if isinstance(config.dropout, bool) or not isinstance(config.dropout, (int, float)) or not 0.0 <= config.dropout < 1.0:
+        raise ValueError(f"dropout={config.dropout!r} must be a number in [0, 1)")
+    if config.activation not in ACTIVATIONS:
+        raise ValueError(f"activation={config.activation!r} is not supported; choose one of {sorted(ACTIVATIONS)}")
+
+
+def _check_ids(name: str, ids: object, max_len: int, start: int = 0) -> None:
+    """Cheap checks on a batch of token ids (B, T): type, rank and length against the positional table."""
+    if not isinstance(ids, torch.Tensor) or ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
+        raise TypeError(f"{name} must be an integer tensor of token ids (B, T), got {getattr(ids, 'dtype', type(ids).__name__)}")
+    if ids.dim() != 2:
+        raise ValueError(f"{name} must have shape (B, T), got {tuple(ids.shape)}")
+    if start + ids.shape[1] > max_len:
+        where = f" after {start} cached positions" if start else ""
+        raise ValueError(f"{name} has length {ids.shape[1]}{where}, longer than the positional table "
+                         f"max_len={max_len}; shorten the input or build the model with a larger max_len")
+
+
+class Transformer(nn.Module):
+    """The encoder-decoder of "Attention Is All You Need": forward(src (B, S), tgt (B, T)) -> logits (B, T, V)."""
+
+    def __init__(self, config: TransformerConfig):
+        super().__init__()
+        _validate_config(config, ("src_vocab_size", "tgt_vocab_size", "d_model", "n_heads", "n_encoder_layers",
+                                  "n_decoder_layers", "d_ff", "max_len"))
+        if config.positional not in ("sinusoidal", "learned"):
+            raise ValueError(f"positional={config.positional!r} must be 'sinusoidal' or 'learned'")
+        c = self.config = config
+        self.src_embed = TokenEmbedding(c.src_vocab_size, c.d_model, scale=True)  # x sqrt(C), section 3.4
+        self.tgt_embed = TokenEmbedding(c.tgt_vocab_size, c.d_model, scale=True)
+        if c.positional == "sinusoidal":
+            self.src_pos = self.tgt_pos = SinusoidalPositionalEncoding(c.max_len, c.d_model)  # one fixed table
+        else:
+            self.src_pos = LearnedPositionalEmbedding(c.max_len, c.d_model)
+            self.tgt_pos = LearnedPositionalEmbedding(c.max_len, c.d_model)
+        self.dropout = nn.Dropout(c.dropout)
+        layer_args = (c.d_model, c.n_heads, c.d_ff, c.dropout, c.activation, c.norm_first)
+        self.encoder_layers = nn.ModuleList(EncoderLayer(*layer_args) for _ in range(c.n_encoder_layers))
+        self.encoder_norm = LayerNorm(c.d_model)
+        self.decoder_layers = nn.ModuleList(DecoderLayer(*layer_args) for _ in range(c.n_decoder_layers))
+        self.decoder_norm = LayerNorm(c.d_model)
+        self.generator = nn.Linear(c.d_model, c.tgt_vocab_size)  # C -> V: the output layer
+        # Xavier-uniform on every matrix of the layers, as nn.Transformer and the Annotated Transformer do
+        for p in [*self.encoder_layers.parameters(), *self.decoder_layers.parameters()]:
+            if p.dim() > 1:
+                nn.init.xavier_uniform_(p)
+        if c.tie_embeddings:
+            self.generator.weight = self.tgt_embed.weight  # one (V, C) matrix for input and output
+
+    def encode(self, src: torch.Tensor, src_mask: torch.Tensor | None = None, return_attention: bool = False):
+        """src (B, S) -> memory (B, S, C); with return_attention also a list of (B, H, S, S) per layer."""
+        _check_ids("src", src, self.config.max_len)
+        if src_mask is None:
+            src_mask = padding_mask(src, self.config.pad_id)  # (B, 1, 1, S)
+        S = src.shape[1]
+        x = self.dropout(self.src_embed(src) + self.src_pos(S))  # (B, S, C)
+        for layer in self.encoder_layers:
+            x = layer(x, mask=src_mask, need_weights=return_attention)  # (B, S, C)
+        memory = self.encoder_norm(x)
+        if return_attention:
+            return memory, [layer.last_attention for layer in self.encoder_layers]
+        return memory
+
+    def decode(self, tgt: torch.Tensor, memory: torch.Tensor, src_mask: torch.Tensor | None = None,
+               cache: KVCache | None = None, return_attention: bool = False):
+        """tgt (B, T) and memory (B, S, C) -> logits (B, T, V).
+
+        `src_mask`: the same (B, 1, 1, S) mask given to `encode` (None attends to every memory
+        position, padding included). With `cache`, `tgt` holds only the new tokens. With
+        return_attention also {"self": [(B, H, T, T)], "cross": [(B, H, T, S)]}, one per layer.
+        """
+        start = 0 if cache is None else cache.length
+        _check_ids("tgt", tgt, self.config.max_len, start)
+        if not isinstance(memory, torch.Tensor) or memory.dim() != 3 or memory.shape[-1] != self.config.d_model:
+            raise ValueError(f"memory must have shape (B, S, d_model={self.config.d_model}), got {tuple(getattr(memory, 'shape', ()))}")
+        if memory.shape[0] != tgt.shape[0]:
+            raise ValueError(f"tgt and memory must have the same batch size: tgt has {tgt.shape[0]}, memory has {memory.shape[0]}")
+        T = tgt.shape[1]
+        x = self.dropout(self.tgt_embed(tgt) + self.tgt_pos(T, offset=start))  # (B, T, C)
+        for i, layer in enumerate(self.decoder_layers):
+            x = layer(x, memory, memory_mask=src_mask, cache=None if cache is None else cache.layers[i],
+                      need_weights=return_attention)  # (B, T, C)
+        logits = self.generator(self.decoder_norm(x))  # (B, T, V)
+        if return_attention:
+            return logits, {"self": [layer.last_self_attention for layer in self.decoder_layers],
+                            "cross": [layer.last_cross_attention for layer in self.decoder_layers]}
+        return logits
+
+    def forward(self, src: torch.Tensor, tgt: torch.Tensor, src_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """src (B, S), tgt (B, T) -> logits (B, T, V): logits[:, t] predicts the token after tgt[:, t]."""
+        _check_ids("src", src, self.config.max_len)
+        _check_ids("tgt", tgt, self.config.max_len)
+        if src.shape[0] != tgt.shape[0]:
+            raise ValueError(f"src and tgt must have the same batch size: src has {src.shape[0]}, tgt has {tgt.shape[0]}")
+        if src_mask is None:
+            src_mask = padding_mask(src, self.config.pad_id)  # (B, 1, 1, S)
+        memory = self.encode(src, src_mask)
+        return self.decode(tgt, memory, src_mask)
+
+    def new_cache(self, batch_size: int, max_len: int | None = None) -> KVCache:
+        """An empty cache for generating up to max_len (default config.max_len) target tokens."""
+        c = self.config
+        p = self.generator.weight
+        return KVCache(c.n_decoder_layers, batch_size, c.n_heads, c.d_model // c.n_heads, max_len or c.max_len,
+                       cross_attention=True, dtype=p.dtype, device=p.device)
+
+
+class GPT(nn.Module):
+    """A decoder-only language model: forward(idx (B, T), cache=None) -> logits (B, T, V)."""
+
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        _validate_config(config, ("vocab_size", "block_size", "d_model", "n_heads", "n_layers", "d_ff"))
+        c = self.config = config
+        self.tok_embed = TokenEmbedding(c.vocab_size, c.d_model)
+        self.pos_embed = LearnedPositionalEmbedding(c.block_size, c.d_model)
+        self.dropout = nn.Dropout(c.dropout)
+        self.blocks = nn.ModuleList(
+            EncoderLayer(c.d_model, c.n_heads, c.d_ff, c.dropout, c.activation, norm_first=True) for _ in range(c.n_layers)
+        )
+        self.norm = LayerNorm(c.d_model)
+        self.lm_head = nn.Linear(c.d_model, c.vocab_size, bias=False)  # C -> V
+        self.apply(self._init_weights)
+        for name, p in self.named_parameters():  # GPT-2: shrink the projections that add into the residual stream
+            if name.endswith("out_proj.weight") or name.endswith("linear2.weight"):
+                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * c.n_layers))
+        if c.tie_embeddings:
+            self.lm_head.weight = self.tok_embed.weight
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        """GPT-2's initialisation: N(0, 0.02) matrices and embeddings, zero biases."""
+        if isinstance(module, (nn.Linear, TokenEmbedding)):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            if getattr(module, "bias", None) is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, MultiHeadAttention):
+            nn.init.normal_(module.in_proj_weight, mean=0.0, std=0.02)
+
+    def forward(self, idx: torch.Tensor, cache: KVCache | None = None, return_attention: bool = False):
+        """idx (B, T) -> logits (B, T, V); with `cache`, idx holds only the tokens not fed yet."""
+        start = 0 if cache is None else cache.length
+        _check_ids("idx", idx, self.config.block_size, start)
+        T = idx.shape[1]
+        x = self.dropout(self.tok_embed(idx) + self.pos_embed(T, offset=start))  # (B, T, C)
+        for i, block in enumerate(self.blocks):
+            x = block(x, causal=True, cache=None if cache is None else cache.layers[i],
+                      need_weights=return_attention)  # (B, T, C)
+        logits = self.lm_head(self.norm(x))  # (B, T, V)
+        if return_attention:
+            return logits, [block.last_attention for block in self.blocks]
+        return logits
+
+    def new_cache(self, batch_size: int, max_len: int | None = None) -> KVCache:
+        """An empty cache for up to max_len (default block_size) positions, prompt included."""
+        c = self.config
+        p = self.lm_head.weight
+        return KVCache(c.n_layers, batch_size, c.n_heads, c.d_model // c.n_heads, max_len or c.block_size,
+                       dtype=p.dtype, device=p.device)
+
+
+_CATEGORIES = (
+    ("embeddings", (TokenEmbedding, LearnedPositionalEmbedding, nn.Embedding)),
+    ("attention", (MultiHeadAttention, nn.MultiheadAttention)),
+    ("ffn", (FeedForward,)),
+    ("norms", (LayerNorm, nn.LayerNorm)),
+)
+
+
+def count_parameters(model: nn.Module) -> dict[str, int]:
+    """Trainable parameters by kind: embeddings / attention / ffn / norms / output, and the total.
+
+    A tied weight is counted once, under embeddings. "output" is any nn.Linear that is a direct
+    child of the model (the layer giving logits). Works on `nn.Transformer` too (its layers'
+    linear1/linear2 count as ffn). Anything else goes to "other", listed only when non-zero.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    counts = {"embeddings": 0, "attention": 0, "ffn": 0, "norms": 0, "output": 0}
+    seen: set[int] = set()
+
+    def add(kind: str, params) -> None:
+        for p in params:
+            if p.requires_grad and id(p) not in seen:
+                seen.add(id(p))
+                counts[kind] += p.numel()
+
+    for kind, types in _CATEGORIES:
+        for module in model.modules():
+            if isinstance(module, types):
+                add(kind, module.parameters())
+    for module in model.modules():  # PyTorch's own layers keep their FFN as two loose Linears
+        if isinstance(module, (nn.TransformerEncoderLayer, nn.TransformerDecoderLayer)):
+            add("ffn", [*module.linear1.parameters(), *module.linear2.parameters()])
+    for child in model.children():
+        if isinstance(child, nn.Linear):
+            add("output", child.parameters())
+    other = sum(p.numel() for p in model.parameters() if p.requires_grad and id(p) not in seen)
+    if other:
+        counts["other"] = other
+    counts["total"] = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return counts
