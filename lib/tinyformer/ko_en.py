@@ -38,7 +38,8 @@ from typing import NamedTuple
 
 __all__ = [
     "has_batchim", "with_particle", "conjugate", "modifier_form", "third_person", "past_tense",
-    "pluralize", "with_article", "NOUNS", "VERBS", "ADJECTIVES", "SET_PHRASES", "make_ko_en_pairs",
+    "pluralize", "with_article", "NOUNS", "VERBS", "ADJECTIVES", "SET_PHRASES", "NounPhrase", "ClauseSpec",
+    "render", "make_ko_en_pairs",
     "ko_en_splits", "KoEnSplits", "held_out_pairs", "ko_en_length_split", "vocabulary_counts",
 ]
 
@@ -236,7 +237,7 @@ VERBS: tuple[Verb, ...] = (
     Verb("읽다", "read", ("person",), ("reading",), "집 학교 도서관 공원"),
     Verb("보다", "see", ANY, ("animal", "person", "꽃"), "공원 시장"),
     Verb("사다", "buy", ("person",), ("food", "drink", "reading", "thing"), "시장"),
-    Verb("만들다", "make", ("person",), ("케이크", "빵", "밥", "모자", "가방", "컵"), "집 학교 식당"),
+    Verb("만들다", "make", ("person",), ("케이크", "빵", "모자", "가방", "컵"), "집 학교 식당"),
     Verb("씻다", "wash", ("person",), ("사과", "바나나", "달걀", "컵"), "집 식당"),
     Verb("쓰다", "write", ("person",), ("reading",), "집 학교 도서관"),
     Verb("공부하다", "study", ("person",), ("school_subject",), "집 학교 도서관", split=True),
@@ -278,7 +279,7 @@ SIZED = ("animal", "food", "thing", "아이")
 ADJECTIVES: tuple[Adjective, ...] = (
     Adjective("크다", "big", SIZED),
     Adjective("작다", "small", SIZED),
-    Adjective("예쁘다", "pretty", ("animal", "person", "꽃", "모자", "가방", "컵")),
+    Adjective("예쁘다", "pretty", ("animal", "여자", "아이", "꽃", "모자", "가방", "컵")),
     Adjective("귀엽다", "cute", ("animal", "아이"), forms=("귀여워요", "귀여웠어요", "귀여울 거예요", "귀여운")),
     Adjective("바쁘다", "busy", ("person",), state=True),
     Adjective("행복하다", "happy", ANIMATE, state=True),
@@ -313,8 +314,10 @@ def vocabulary_counts() -> dict[str, int]:
     return {"nouns": len(NOUNS), "verbs": len(VERBS), "adjectives": len(ADJECTIVES)}
 
 
-# ----------------------------------------------------------------------------- clauses
+# ----------------------------------------------------------------------------- rendering a clause
 Predicate = Verb | Adjective
+PREDICATE = {p.ko: p for p in (*VERBS, *ADJECTIVES)}
+ADJECTIVE = {a.ko: a for a in ADJECTIVES}
 
 
 def _fits(noun: Noun, spec: tuple[str, ...]) -> bool:
@@ -328,15 +331,67 @@ def _takes_subject(pred: Predicate, noun: Noun) -> bool:
 
 def _all_pairs() -> list[tuple[str, str]]:
     """Every (subject noun, predicate) combination the grammar allows, in a fixed order."""
-    preds: list[Predicate] = [*VERBS, *ADJECTIVES]
-    return [(n.ko, p.ko) for p in preds for n in NOUNS if n.kind in ANIMATE and _takes_subject(p, n)]
+    return [(n.ko, p.ko) for p in PREDICATE.values() for n in NOUNS if _takes_subject(p, n)]
 
 
-@dataclass
-class Clause:
-    ko: str
-    en: str
-    pairs: frozenset[tuple[str, str]]  # (subject noun, predicate) combinations used
+@dataclass(frozen=True)
+class NounPhrase:
+    """A noun with its decorations, in Korean dictionary forms: NounPhrase("고양이", "plural", "크다")."""
+
+    noun: str  # 고양이
+    style: str = "bare"  # bare | plural (들) | counted (고양이 두 마리) | and (고양이와 개)
+    adjective: str = ""  # dictionary form before the noun: 크다 → 큰 고양이
+    number: int = 1  # 1..5 when counted
+    other: str = ""  # the second noun when style="and"
+
+    @property
+    def plural(self) -> bool:
+        return self.style in ("plural", "and") or (self.style == "counted" and self.number > 1)
+
+    def nouns(self) -> list[str]:
+        return [self.noun, self.other] if self.style == "and" else [self.noun]
+
+
+@dataclass(frozen=True)
+class ClauseSpec:
+    """One clause's meaning; `render` turns it into Korean and English."""
+
+    subject: NounPhrase
+    predicate: str  # 먹다, 크다 ...
+    object: NounPhrase | None = None
+    tense: str = "present"  # present | past | future
+    negative: bool = False
+    question: bool = False
+    place: str = ""  # Korean place noun: 공원 → 공원에서 (or 공원에 for 가다/오다)
+    time: str = ""  # 어제 | 오늘 | 내일 | 매일
+    topic: bool = True  # 은/는 (topic) or 이/가 (subject)
+
+
+def _korean_np(np: NounPhrase) -> str:
+    adj = ADJECTIVE[np.adjective].korean("modifier") + " " if np.adjective else ""
+    if np.style == "and":
+        return f"{with_particle(np.noun, 'and')} {np.other}"
+    if np.style == "plural":
+        return f"{adj}{np.noun}들"
+    if np.style == "counted":
+        return f"{adj}{np.noun} {NUMBERS[np.number - 1][0]} {NOUN[np.noun].counter}"
+    return adj + np.noun
+
+
+def _english_np(np: NounPhrase, role: str = "subject", generic: bool = False) -> str:
+    """the big cat / the cats / two cats / the cat and the dog; objects: fish, an apple, dogs."""
+    noun = NOUN[np.noun]
+    words = ([ADJECTIVE[np.adjective].en] if np.adjective else []) + [noun.en]
+    if np.style == "and":
+        return f"the {noun.en} and the {NOUN[np.other].en}"
+    if np.plural or (generic and not noun.mass):
+        words[-1] = pluralize(noun.en)
+    if np.style == "counted":
+        return " ".join([NUMBERS[np.number - 1][1], *words])
+    if role == "subject" or np.style == "plural":
+        return " ".join(["the", *words])
+    phrase = " ".join(words)
+    return phrase if noun.mass or generic else with_article(phrase)
 
 
 def _ko_predicate(pred: Predicate, tense: str, negative: bool) -> str:
@@ -377,117 +432,128 @@ def _english_be(adj: Adjective, subject: str, plural: bool, tense: str, negative
     return " ".join(w for w in [*words, adj.en] if w)
 
 
-def _adjective_for(rng: random.Random, noun: Noun, avoid: Predicate | None = None) -> Adjective | None:
-    options = [a for a in ADJECTIVES if _fits(noun, a.nouns) and a is not avoid]
-    return rng.choice(options) if options else None
+def _check_spec(spec: ClauseSpec) -> Predicate:
+    if spec.predicate not in PREDICATE:
+        raise ValueError(f"predicate={spec.predicate!r} is not in the lexicon; see VERBS and ADJECTIVES")
+    if spec.tense not in TENSES:
+        raise ValueError(f"tense={spec.tense!r} must be one of {TENSES}")
+    if spec.time and spec.time not in TIME_WORDS:
+        raise ValueError(f"time={spec.time!r} must be '' or one of {sorted(TIME_WORDS)}")
+    if spec.time and spec.tense not in TIME_WORDS[spec.time][1]:
+        raise ValueError(f"time={spec.time!r} needs tense in {TIME_WORDS[spec.time][1]}, got {spec.tense!r}")
+    for np in filter(None, (spec.subject, spec.object)):
+        if any(n not in NOUN for n in np.nouns()) or (np.adjective and np.adjective not in ADJECTIVE):
+            raise ValueError(f"{np} uses a word that is not in the lexicon")
+        if np.style not in ("bare", "plural", "counted", "and"):
+            raise ValueError(f"style={np.style!r} must be bare, plural, counted or and")
+        if np.style == "counted" and not (NOUN[np.noun].counter and 1 <= np.number <= 5):
+            raise ValueError(f"{np}: only nouns with a counter can be counted, with number 1..5")
+    return PREDICATE[spec.predicate]
 
 
-def _noun_phrase(rng: random.Random, noun: Noun, style: str, avoid: Predicate | None = None) -> tuple[str, str, bool]:
-    """(Korean, English, plural) for one noun in a style: bare, adjective, plural (들) or counted."""
-    adj = _adjective_for(rng, noun, avoid) if style == "adjective" else None
-    ko_adj, en_adj = (adj.korean("modifier") + " ", adj.en + " ") if adj else ("", "")
-    if style == "plural":
-        return f"{noun.ko}들", f"the {pluralize(noun.en)}", True
-    if style == "counted":
-        i = rng.randrange(len(NUMBERS))
-        (ko_num, en_num), plural = NUMBERS[i], i > 0
-        return f"{noun.ko} {ko_num} {noun.counter}", f"{en_num} {pluralize(noun.en) if plural else noun.en}", plural
-    return f"{ko_adj}{noun.ko}", f"the {en_adj}{noun.en}", False
+def render(spec: ClauseSpec) -> tuple[str, str]:
+    """(Korean, English) for one clause: verb last in Korean, after the subject in English."""
+    pred = _check_spec(spec)
+    subj = _korean_np(spec.subject)
+    kind = "topic" if spec.topic else "subject"
+    ko = [spec.time, with_particle(subj, kind)]
+    subj_en, plural = _english_np(spec.subject), spec.subject.plural
+    en_tail: list[str] = []
+    if isinstance(pred, Verb):
+        motion = pred.places == "motion"
+        if spec.place:
+            ko.append(spec.place + ("에" if motion else "에서"))
+            en_tail.append((PLACE_TO if motion else PLACE_AT)[spec.place])
+        if spec.object:
+            ko.append(with_particle(_korean_np(spec.object), "object"))
+            en_tail.insert(0, _english_np(spec.object, "object", pred.generic_object))
+        en_head = _english_verb(pred, subj_en, plural, spec.tense, spec.negative, spec.question)
+    else:
+        en_head = _english_be(pred, subj_en, plural, spec.tense, spec.negative, spec.question)
+    ko.append(_ko_predicate(pred, spec.tense, spec.negative))
+    en = [en_head, *en_tail, TIME_WORDS[spec.time][0] if spec.time else ""]
+    mark = "?" if spec.question else ""
+    return " ".join(w for w in ko if w) + mark, " ".join(w for w in en if w) + mark
 
 
-def _subject(rng: random.Random, pred: Predicate, first: Noun, ok, simple: bool) -> tuple[str, str, bool, list[Noun]]:
-    """Subject phrase with its particle, the English, plural, and the nouns used."""
-    others = [n for n in NOUNS if n is not first and n.kind in ANIMATE and _takes_subject(pred, n) and ok(n)]
+# ----------------------------------------------------------------------------- random clauses
+@dataclass
+class Clause:
+    ko: str
+    en: str
+    pairs: frozenset[tuple[str, str]]  # (subject noun, predicate) combinations used
+
+
+def _adjective_for(rng: random.Random, noun: Noun, avoid: str = "") -> str:
+    options = [a.ko for a in ADJECTIVES if _fits(noun, a.nouns) and a.ko != avoid]
+    return rng.choice(options) if options else ""
+
+
+def _random_subject(rng: random.Random, pred: Predicate, first: Noun, ok, simple: bool) -> NounPhrase:
+    """bare / adjective / plural / counted / coordinated subject around `first`."""
+    others = [n.ko for n in NOUNS if n is not first and _takes_subject(pred, n) and ok(n)]
     styles = ["bare"] * 5 + ["adjective"] * 2 + ["plural", "counted"] + ([] if simple or not others else ["and"])
     style = rng.choice(styles)
     if style == "and":
-        second = rng.choice(others)
-        ko, en = f"{with_particle(first.ko, 'and')} {second.ko}", f"the {first.en} and the {second.en}"
-        return with_particle(ko, rng.choice(("topic", "subject"))), en, True, [first, second]
-    ko, en, plural = _noun_phrase(rng, first, style, avoid=pred)
-    kind = "subject" if style == "counted" else rng.choice(("topic", "topic", "subject"))
-    return with_particle(ko, kind), en, plural, [first]
+        return NounPhrase(first.ko, "and", other=rng.choice(others))
+    adj = ""
+    if style == "adjective" or (style in ("plural", "counted") and rng.random() < 0.3):
+        adj = _adjective_for(rng, first, avoid=pred.ko)  # the big cats, two big cats
+    number = rng.randint(1, 5) if style == "counted" else 1
+    return NounPhrase(first.ko, "bare" if style == "adjective" else style, adj, number)
 
 
-def _object(rng: random.Random, verb: Verb, exclude: list[Noun]) -> tuple[str, str]:
-    """Object phrase with 을/를 and its English: fish, an apple, a small cup, three books, dogs."""
-    noun = rng.choice([n for n in NOUNS if _fits(n, verb.objects) and n not in exclude])
-    adjective = ["adjective"] if _adjective_for(rng, noun) else []
-    styles = ["bare"] if noun.mass else ["bare", "bare", *adjective] + (["counted"] if noun.counter else [])
-    if verb.generic_object:  # 개를 좋아해요 → likes dogs
-        styles = ["bare"] if noun.mass else ["bare", *adjective]
-    style = rng.choice(styles)
-    ko, en, plural = _noun_phrase(rng, noun, style)
-    if style != "counted":
-        en = en.removeprefix("the ")
-        if verb.generic_object and not noun.mass:
-            en = " ".join([*en.split()[:-1], pluralize(noun.en)])
-        elif not noun.mass:
-            en = with_article(en)
-    return with_particle(ko, "object"), en
+def _random_object(rng: random.Random, verb: Verb, exclude: list[str]) -> NounPhrase:
+    """fish, an apple, a small cup, three books; likes dogs (generic objects are never counted)."""
+    noun = rng.choice([n for n in NOUNS if _fits(n, verb.objects) and n.ko not in exclude])
+    if noun.mass:
+        return NounPhrase(noun.ko)
+    style = rng.choice(["bare", "bare", "adjective"] + (["counted"] if noun.counter and not verb.generic_object else []))
+    adj = _adjective_for(rng, noun) if style == "adjective" else ""
+    return NounPhrase(noun.ko, "counted" if style == "counted" else "bare", adj, rng.randint(1, 5))
 
 
-def _tense_and_time(rng: random.Random, pred: Predicate) -> tuple[str, str, str]:
-    """(tense, Korean time word, English time word); time words only where they agree with tense."""
-    timeless = isinstance(pred, Adjective) and not pred.state
-    if timeless or rng.random() < 0.55:
-        return rng.choice(TENSES), "", ""
-    ko = rng.choice(sorted(TIME_WORDS))
-    en, tenses = TIME_WORDS[ko]
-    return rng.choice(tenses), ko, en
+def _tense_and_time(rng: random.Random, pred: Predicate) -> tuple[str, str]:
+    """(tense, time word); time words only where they agree with the tense, and not on lasting traits."""
+    if (isinstance(pred, Adjective) and not pred.state) or rng.random() < 0.55:
+        return rng.choice(TENSES), ""
+    time = rng.choice(sorted(TIME_WORDS))
+    return rng.choice(TIME_WORDS[time][1]), time
 
 
-def _place(rng: random.Random, verb: Verb, simple: bool) -> tuple[str, str]:
-    """공원에서 → in the park (sometimes), or for 가다/오다 always a goal: 학교에 → to school."""
-    if verb.places == "motion":
-        ko = rng.choice(sorted(PLACE_TO))
-        return f"{ko}에", PLACE_TO[ko]
-    if not verb.places or simple or rng.random() < 0.6:
-        return "", ""
-    ko = rng.choice(verb.places.split())
-    return f"{ko}에서", PLACE_AT[ko]
+def _random_place(rng: random.Random, pred: Predicate, simple: bool) -> str:
+    """Always a goal for 가다/오다; sometimes a 에서 place for other verbs."""
+    if not isinstance(pred, Verb) or not pred.places:
+        return ""
+    if pred.places == "motion":
+        return rng.choice(sorted(PLACE_TO))
+    return "" if simple or rng.random() < 0.6 else rng.choice(pred.places.split())
 
 
-def _clause(rng: random.Random, pair: tuple[str, str] | None = None, forbid=frozenset(),
-            simple: bool = False, questions: bool = True) -> Clause:
-    """One clause; `pair` forces its (subject, predicate); no subject may form a pair in `forbid`."""
-    preds: list[Predicate] = [*VERBS, *VERBS, *ADJECTIVES]  # verbs twice as often
-    if pair is None:
+def _random_spec(rng: random.Random, pair: tuple[str, str] | None, forbid, simple: bool, questions: bool) -> ClauseSpec:
+    """A random clause; `pair` forces its (subject, predicate); no subject forms a pair in `forbid`."""
+    preds = [*VERBS, *VERBS, *ADJECTIVES]  # verbs twice as often
+    while pair is None:
         pred = rng.choice(preds)
-        candidates = [n for n in NOUNS if n.kind in ANIMATE and _takes_subject(pred, n) and (n.ko, pred.ko) not in forbid]
-        if not candidates:
-            return _clause(rng, None, forbid, simple, questions)
-        first = rng.choice(candidates)
-    else:
-        first, pred = NOUN[pair[0]], next(p for p in preds if p.ko == pair[1])
-    ok = (lambda n: (n.ko, pred.ko) not in forbid)
-    subj_ko, subj_en, plural, used = _subject(rng, pred, first, ok, simple)
-    tense, time_ko, time_en = _tense_and_time(rng, pred)
+        candidates = [n.ko for n in NOUNS if _takes_subject(pred, n) and (n.ko, pred.ko) not in forbid]
+        pair = (rng.choice(candidates), pred.ko) if candidates else None
+    first, pred = NOUN[pair[0]], PREDICATE[pair[1]]
+    subject = _random_subject(rng, pred, first, lambda n: (n.ko, pred.ko) not in forbid, simple)
+    obj = _random_object(rng, pred, subject.nouns()) if isinstance(pred, Verb) and pred.objects else None
+    tense, time = _tense_and_time(rng, pred)
     negative, question = rng.random() < 0.25, questions and rng.random() < 0.25
-    ko_words, en_tail = [time_ko, subj_ko], []
-    if isinstance(pred, Verb):
-        place_ko, place_en = _place(rng, pred, simple)
-        obj_ko, obj_en = _object(rng, pred, used) if pred.objects else ("", "")
-        ko_words += [place_ko, obj_ko]
-        en_head = _english_verb(pred, subj_en, plural, tense, negative, question)
-        en_tail = [obj_en, place_en]
-    else:
-        en_head = _english_be(pred, subj_en, plural, tense, negative, question)
-    ko = " ".join(w for w in [*ko_words, _ko_predicate(pred, tense, negative)] if w)
-    en = " ".join(w for w in [en_head, *en_tail, time_en] if w)
-    mark = "?" if question else ""
-    return Clause(ko + mark, en + mark, frozenset((n.ko, pred.ko) for n in used))
+    topic = subject.style != "counted" and rng.random() < 0.65  # 두 마리가, not 두 마리는
+    return ClauseSpec(subject, pred.ko, obj, tense, negative, question, _random_place(rng, pred, simple), time, topic)
 
 
 def _sentence(rng: random.Random, n_clauses: int, pair=None, forbid=frozenset()) -> Clause:
     """n clauses joined with ", 그리고" / "and"; `pair` goes into one clause chosen at random."""
-    if n_clauses == 1:
-        return _clause(rng, pair, forbid)
     where = rng.randrange(n_clauses) if pair else -1
-    parts = [_clause(rng, pair if i == where else None, forbid, simple=True, questions=False) for i in range(n_clauses)]
-    return Clause(", 그리고 ".join(c.ko for c in parts), " and ".join(c.en for c in parts),
-                  frozenset().union(*(c.pairs for c in parts)))
-
+    simple = n_clauses > 1
+    specs = [_random_spec(rng, pair if i == where else None, forbid, simple, not simple) for i in range(n_clauses)]
+    parts = [render(s) for s in specs]
+    pairs = frozenset((n, s.predicate) for s in specs for n in s.subject.nouns())
+    return Clause(", 그리고 ".join(k for k, _ in parts), " and ".join(e for _, e in parts), pairs)
 
 # ----------------------------------------------------------------------------- corpora and splits
 def _check_count(name: str, value: int, minimum: int = 0) -> None:
