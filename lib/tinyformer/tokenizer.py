@@ -97,6 +97,9 @@ def _learn_merges(chunks: Mapping[bytes, int], n_tokens: int, tie_break: str, pr
         a, b = pair
         return (rank[a] if a < 256 else a, rank[b] if b < 256 else b)
 
+    if tie_break == "ids":  # the key is the pair itself: skip the function call
+        key = tuple  # noqa: F811
+
     # max-heap by count, then smallest key; entries go stale when a count drops and are fixed on pop
     heap = [(-c, key(p), p) for p, c in pair_counts.items()]
     heapq.heapify(heap)
@@ -120,24 +123,40 @@ def _learn_merges(chunks: Mapping[bytes, int], n_tokens: int, tie_break: str, pr
             index[new_bytes] = new_id
             bar.update()
         merges.append((a, b, new_id))
-        grown = set()
-        for w in sorted(where.pop(pair)):
-            old = words[w]
-            new = _merge(old, a, b, new_id)
-            if len(new) == len(old):  # the index was stale for this chunk
+        grown: dict[tuple[int, int], None] = {}  # pairs with the new token: their counts went up
+        for w in where.pop(pair):
+            ids, c = words[w], counts[w]
+            if a not in ids:  # a stale index entry, found by a fast scan in C
                 continue
-            c = counts[w]
-            for p in zip(old, old[1:]):
-                pair_counts[p] -= c
-            for p in zip(new, new[1:]):
-                pair_counts[p] += c
-                where[p].add(w)
-                if new_id in p:
-                    grown.add(p)
-            words[w] = new
+            out: list[int] = []
+            i, n = 0, len(ids)
+            while i < n:
+                if ids[i] == a and i + 1 < n and ids[i + 1] == b:
+                    # only the pairs touching this occurrence change: (prev, a) -> (prev, new), (b, next) -> (new, next)
+                    if out:
+                        prev = out[-1]  # already the new token if the previous pair was merged too
+                        pair_counts[prev, a] -= c
+                        p = (prev, new_id)
+                        pair_counts[p] += c
+                        grown[p] = None
+                        where[p].add(w)
+                    if i + 2 < n:
+                        nxt = ids[i + 2]
+                        pair_counts[b, nxt] -= c
+                        p = (new_id, nxt)
+                        pair_counts[p] += c
+                        grown[p] = None
+                        where[p].add(w)
+                    out.append(new_id)
+                    i += 2
+                else:
+                    out.append(ids[i])
+                    i += 1
+            words[w] = out
         pair_counts.pop(pair, None)  # all its occurrences are gone
-        for p in sorted(grown):
-            heapq.heappush(heap, (-pair_counts[p], key(p), p))
+        for p in grown:
+            if pair_counts[p] > 0:
+                heapq.heappush(heap, (-pair_counts[p], key(p), p))
     bar.close()
     return merges
 
