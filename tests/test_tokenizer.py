@@ -138,7 +138,8 @@ def test_from_tiktoken_matches_tiktoken_on_docs(rank_file, docs):
 @given(st.text(max_size=80) | st.text(alphabet=" \n\tabetxyz0123'.,!안녕😀", max_size=80))
 def test_from_tiktoken_matches_tiktoken_on_any_text(rank_file, text):
     ours, ref = BPETokenizer.from_tiktoken(rank_file), tiktoken_from_file(rank_file)
-    assert ours.encode(text) == ref.encode(text)
+    assert ours.encode(text, disallowed_special=()) == ref.encode(text, disallowed_special=())
+    assert ours.encode(text, allowed_special="all") == ref.encode(text, allowed_special="all")
 
 
 @settings(max_examples=100, deadline=None)
