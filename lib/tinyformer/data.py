@@ -142,10 +142,7 @@ def pad_sequences(seqs: Sequence[Sequence[int]], pad_id: int) -> torch.Tensor:
     if len(seqs) == 0:
         raise ValueError("seqs is empty; need at least one sequence to pad")
     T = max(len(s) for s in seqs)
-    out = torch.full((len(seqs), T), pad_id, dtype=torch.long)  # (B, T)
-    for i, s in enumerate(seqs):
-        out[i, : len(s)] = torch.as_tensor(list(s), dtype=torch.long)
-    return out
+    return torch.tensor([list(s) + [pad_id] * (T - len(s)) for s in seqs], dtype=torch.long)  # (B, T)
 
 
 @dataclass
