@@ -42,7 +42,7 @@ def _check_ids(ids: torch.Tensor, n_rows: int, what: str, table: str) -> None:
     lo, hi = int(ids.min()), int(ids.max())
     if lo < 0 or hi >= n_rows:
         bad = lo if lo < 0 else hi
-        raise ValueError(f"{what} contains {bad}, outside the {table} of {n_rows} rows (valid: 0..{n_rows - 1})")
+        raise ValueError(f"{what} contain {bad}, outside the {table} of {n_rows} rows (valid: 0..{n_rows - 1})")
 
 
 class TokenEmbedding(nn.Module):

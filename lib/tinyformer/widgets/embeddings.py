@@ -1,14 +1,27 @@
-"""Widgets for notebook 02: the sinusoidal positional-encoding explorer."""
+"""Widgets for notebook 02: the sinusoidal positional-encoding explorer.
+
+Figures are shown as PNG bytes in an `ipywidgets.Image` (not an `Output` capture), so a widget
+renders the same under JupyterLab, nbconvert and nbval, and tests can see the picture change.
+"""
 
 from __future__ import annotations
 
+import io
+
 import ipywidgets as W
 import matplotlib.pyplot as plt
-from IPython.display import display
 
 from ..viz.embeddings import describe_positional_encoding, plot_positional_encoding_explorer
 
-__all__ = ["positional_encoding_explorer"]
+__all__ = ["positional_encoding_explorer", "figure_to_png"]
+
+
+def figure_to_png(fig) -> bytes:
+    """Render a matplotlib figure to PNG bytes and close it."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=72)
+    plt.close(fig)
+    return buf.getvalue()
 
 
 def positional_encoding_explorer(d_model: int = 64, n_positions: int = 100, position: int = 10, dimension: int = 4) -> W.VBox:
@@ -16,17 +29,13 @@ def positional_encoding_explorer(d_model: int = 64, n_positions: int = 100, posi
     pos = W.IntSlider(value=position, min=0, max=n_positions - 1, description="position", continuous_update=False)
     dim = W.IntSlider(value=dimension, min=0, max=d_model - 1, description="dimension", continuous_update=False)
     info = W.HTML()
-    out = W.Output()
+    image = W.Image(format="png")
 
     def update(*_):
         info.value = f"<code>{describe_positional_encoding(pos.value, dim.value, d_model, n_positions)}</code>"
-        out.clear_output(wait=True)
-        fig = plot_positional_encoding_explorer(pos.value, dim.value, d_model, n_positions)
-        with out:
-            display(fig)
-        plt.close(fig)
+        image.value = figure_to_png(plot_positional_encoding_explorer(pos.value, dim.value, d_model, n_positions))
 
     pos.observe(update, "value")
     dim.observe(update, "value")
     update()
-    return W.VBox([W.HBox([pos, dim]), info, out])
+    return W.VBox([W.HBox([pos, dim]), info, image])
