@@ -239,7 +239,7 @@ VERBS: tuple[Verb, ...] = (
     Verb("사다", "buy", ("person",), ("food", "drink", "reading", "thing"), "시장"),
     Verb("만들다", "make", ("person",), ("케이크", "빵", "모자", "가방", "컵"), "집 학교 식당"),
     Verb("씻다", "wash", ("person",), ("사과", "바나나", "달걀", "컵"), "집 식당"),
-    Verb("쓰다", "write", ("person",), ("reading",), "집 학교 도서관"),
+    Verb("쓰다", "write", ("person",), ("편지", "책"), "집 학교 도서관"),
     Verb("공부하다", "study", ("person",), ("school_subject",), "집 학교 도서관", split=True),
     Verb("좋아하다", "like", ANY, ("animal", "food", "drink", "school_subject", "thing"), generic_object=True),
     Verb("듣다", "listen to", ("person",), ("음악", "노래"), "집 학교 식당",
