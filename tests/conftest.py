@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+import matplotlib
 import pytest
 
-# Unit tests draw figures without a display; set before anything imports pyplot.
-os.environ.setdefault("MPLBACKEND", "Agg")
+# Unit tests draw figures without a display. Select Agg in this process only: setting the
+# MPLBACKEND environment variable instead would leak into the kernels nbval starts for the
+# notebooks (and the browser test's Jupyter server), where figures would then never be shown.
+matplotlib.use("Agg")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

@@ -193,10 +193,10 @@ def test_widget_output_changes_when_controls_change():
     assert w.image.value != first_png and bytes(w.image.value).startswith(PNG_MAGIC)
     assert "03-attention.ipynb" in w.caption.value
     attention_png = w.image.value
-    w.sentence.value = DEFAULT_SENTENCES["emoji"]
+    w.sentence.value = DEFAULT_SENTENCES["Korean"]
     assert w.image.value != attention_png
     w.stage.value = "tokens"
-    w.sentence.value = DEFAULT_SENTENCES["English"]
+    w.sentence.value = DEFAULT_SENTENCES["English + emoji"]
     assert w.image.value == first_png, "the same choices should draw the same figure"
 
 

@@ -28,10 +28,12 @@ from tinyformer.masks import causal_mask
 __all__ = [
     "STAGES",
     "STAGE_NOTEBOOKS",
+    "STAGE_FIGSIZES",
     "PipelineTrace",
     "utf8_bytes",
     "token_pieces",
     "token_vectors",
+    "untrained_projections",
     "untrained_attention",
     "next_token_distribution",
     "top_next_tokens",
@@ -55,6 +57,7 @@ STAGE_NOTEBOOKS = {  # where each stage is built for real
     "next token": "08-sampling.ipynb",
 }
 STAGE_FIGSIZE = (8.0, 3.0)
+STAGE_FIGSIZES = {stage: STAGE_FIGSIZE for stage in STAGES} | {"attention": (6.0, 4.6)}
 
 
 class Tokenizer(Protocol):
@@ -102,13 +105,18 @@ def token_vectors(token_ids: Sequence[int], vocab_size: int, d_model: int = 16, 
     return table.weight.detach(), tok, pos, tok + pos
 
 
+def untrained_projections(d_model: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Random (C, C) matrices W_q, W_k, W_v, scaled by 1/sqrt(C) so q, k, v keep the size of x."""
+    g = _seeded(seed)
+    return tuple(torch.randn(d_model, d_model, generator=g) / math.sqrt(d_model) for _ in range(3))
+
+
 def untrained_attention(x: torch.Tensor, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """(out (T, C), weights (T, T)): one causal attention head with random W_q, W_k, W_v."""
     if x.dim() != 2:
         raise ValueError(f"x must have shape (T, C), got {tuple(x.shape)}")
     T, C = x.shape
-    g = _seeded(seed)
-    w_q, w_k, w_v = (torch.randn(C, C, generator=g) / math.sqrt(C) for _ in range(3))
+    w_q, w_k, w_v = untrained_projections(C, seed)
     q, k, v = x @ w_q, x @ w_k, x @ w_v  # (T, C) each
     return scaled_dot_product_attention(q, k, v, mask=causal_mask(T))  # (T, C), (T, T)
 
@@ -202,27 +210,35 @@ def _box(ax, x0: float, y0: float, w: float, h: float, text: str, color, fontsiz
     ax.text(x0 + w / 2, y0 + h / 2, text, ha="center", va="center", fontsize=fontsize)
 
 
-def _new_ax(ax):
+def _fit(label: str, n_cells: int, total_cells: int, ax, largest: float = 9) -> float:
+    """A font size at which `label` fits in `n_cells` of the `total_cells` across the axes."""
+    width_pt = ax.figure.get_figwidth() * 72 * ax.get_position().width  # the axes' width in points
+    return max(4.0, min(largest, width_pt * n_cells / max(total_cells, 1) / (0.62 * max(len(label), 1))))
+
+
+def _new_ax(ax, stage: str = "bytes"):
     if ax is not None:
         return ax.figure, ax
-    return plt.subplots(figsize=STAGE_FIGSIZE)
+    return plt.subplots(figsize=STAGE_FIGSIZES[stage])
 
 
-def draw_bytes(trace: PipelineTrace, ax=None) -> Figure:
-    """Characters on top, each over its UTF-8 bytes (hex); multi-byte characters shaded."""
+def draw_bytes(trace: PipelineTrace | str, ax=None) -> Figure:
+    """Characters on top, each over its UTF-8 bytes (hex); multi-byte characters shaded. Takes a trace or a str."""
+    chars = utf8_bytes(trace) if isinstance(trace, str) else trace.chars
     fig, ax = _new_ax(ax)
-    col = 0
-    for ch, bs in trace.chars:
+    col, total = 0, sum(len(bs) for _, bs in chars)
+    for ch, bs in chars:
         color = "#fde0b0" if len(bs) > 1 else "#d8e8f8"
-        _box(ax, col, 1.1, len(bs), 0.9, _char_label(ch), color, 10 if len(bs) > 1 or ch.isascii() else 7)
+        label = _char_label(ch)
+        _box(ax, col, 1.1, len(bs), 0.9, label, color, _fit(label, len(bs), total, ax, 10))
         for b in bs:
-            _box(ax, col, 0, 1, 0.9, f"{b:02x}", color, 7)
+            _box(ax, col, 0, 1, 0.9, f"{b:02x}", color, _fit("00", 1, total, ax, 8))
             col += 1
     ax.set_xlim(0, max(col, 1))
     ax.set_ylim(-0.1, 2.1)
     ax.set_yticks([0.45, 1.55], ["bytes", "characters"])
     ax.set_xticks([])
-    ax.set_title(f"{len(trace.chars)} characters -> {trace.n_bytes} UTF-8 bytes (hex)")
+    ax.set_title(f"{len(chars)} characters -> {col} UTF-8 bytes (hex)")
     ax.spines[:].set_visible(False)
     return fig
 
@@ -230,15 +246,15 @@ def draw_bytes(trace: PipelineTrace, ax=None) -> Figure:
 def draw_tokens(trace: PipelineTrace, ax=None) -> Figure:
     """The bytes on the bottom, each token's box spanning the bytes it merges, with its id."""
     fig, ax = _new_ax(ax)
-    col = 0
+    col, total = 0, trace.n_bytes
     for k, (i, piece) in enumerate(trace.tokens):
         color = plt.cm.Pastel1(k % 9)
         for b in piece:
-            _box(ax, col, 0, 1, 0.9, f"{b:02x}", color, 7)
+            _box(ax, col, 0, 1, 0.9, f"{b:02x}", color, _fit("00", 1, total, ax, 8))
             col += 1
-        start = col - len(piece)
-        _box(ax, start, 1.1, len(piece), 0.9, _shown(piece_label(piece)), color, 9)
-        ax.text(start + len(piece) / 2, 2.25, str(i), ha="center", va="center", fontsize=8, color="0.25")
+        start, label = col - len(piece), _shown(piece_label(piece))
+        _box(ax, start, 1.1, len(piece), 0.9, label, color, _fit(label, len(piece), total, ax))
+        ax.text(start + len(piece) / 2, 2.25, str(i), ha="center", va="center", fontsize=_fit(str(i), len(piece), total, ax, 8), color="0.25")
     ax.set_xlim(0, max(col, 1))
     ax.set_ylim(-0.1, 2.5)
     ax.set_yticks([0.45, 1.55, 2.25], ["bytes", "tokens", "ids"])
@@ -262,14 +278,14 @@ def draw_vectors(trace: PipelineTrace, ax=None) -> Figure:
 
 def draw_attention(trace: PipelineTrace, ax=None) -> Figure:
     """The causal attention weights: row t shows how much token t takes from each earlier token."""
-    fig, ax = _new_ax(ax)
+    fig, ax = _new_ax(ax, "attention")
     im = ax.imshow(trace.weights.numpy(), cmap="Blues", vmin=0, vmax=1)
     labels = [_shown(s) for s in trace.labels]
     ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=7)
     ax.set_yticks(range(len(labels)), labels, fontsize=7)
     ax.set_xlabel("key (looked at)")
     ax.set_ylabel("query (looking)")
-    ax.set_title("attention weights (untrained; rows sum to 1)", fontsize=10)
+    ax.set_title("attention weights (untrained; each row sums to 1)", fontsize=10)
     fig.colorbar(im, ax=ax, fraction=0.03)
     return fig
 
@@ -283,7 +299,7 @@ def draw_next_token(trace: PipelineTrace, tokenizer: Tokenizer | None = None, k:
     ax.axhline(1 / len(trace.probs), color="0.3", ls="--", lw=1, label=f"uniform 1/V = {1 / len(trace.probs):.4f}")
     ax.set_xticks(range(len(top)), names, rotation=45, fontsize=8)
     ax.set_ylabel("probability")
-    ax.set_title(f"next token after {trace.labels[-1]!r} (untrained: close to uniform)", fontsize=10)
+    ax.set_title(f"next token after {trace.labels[-1]!r} (untrained: a random guess)", fontsize=10)
     ax.legend(fontsize=8)
     return fig
 
@@ -300,7 +316,7 @@ def draw_stage(trace: PipelineTrace, stage: str, tokenizer: Tokenizer | None = N
 
 def draw_pipeline(trace: PipelineTrace, tokenizer: Tokenizer | None = None) -> Figure:
     """All stages on one page, top to bottom."""
-    fig, axes = plt.subplots(len(STAGES), 1, figsize=(8, 2.6 * len(STAGES)), gridspec_kw={"height_ratios": [1, 1, 1.3, 2, 1.3]})
+    fig, axes = plt.subplots(len(STAGES), 1, figsize=(8, 2.6 * len(STAGES)), gridspec_kw={"height_ratios": [1, 1, 1.3, 2.2, 1.3]})
     for stage, ax in zip(STAGES, axes):
         draw_stage(trace, stage, tokenizer, ax=ax)
     fig.tight_layout()

@@ -12,20 +12,20 @@ import io
 import ipywidgets as widgets
 from matplotlib.figure import Figure
 
-from tinyformer.viz.course_map import STAGE_FIGSIZE, STAGE_NOTEBOOKS, STAGES, PipelineTrace, Tokenizer, draw_stage, trace_pipeline
+from tinyformer.viz.course_map import STAGE_FIGSIZES, STAGE_NOTEBOOKS, STAGES, PipelineTrace, Tokenizer, draw_stage, trace_pipeline
 
 __all__ = ["DEFAULT_SENTENCES", "course_map_widget", "stage_png", "stage_caption"]
 
-DEFAULT_SENTENCES = {
-    "English": "The cat sat on the mat.",
-    "Korean (고양이가 매트 위에 앉았다)": "고양이가 매트 위에 앉았다.",
-    "emoji": "The cat 🐈 sat 🙂",
+DEFAULT_SENTENCES = {  # label -> sentence; the first is notebook 00's sentence
+    "English + emoji": "The cat sat on the mat 🙂",
+    "Korean": "고양이가 매트 위에 앉았다",
+    "Python docs": "The function returns a list.",
 }
 
 
 def stage_png(trace: PipelineTrace, stage: str, tokenizer: Tokenizer | None = None, dpi: int = 72) -> bytes:
     """One stage drawn as PNG bytes (a Figure outside pyplot, so nothing is shown twice)."""
-    fig = Figure(figsize=STAGE_FIGSIZE)
+    fig = Figure(figsize=STAGE_FIGSIZES.get(stage, (8.0, 3.0)))
     draw_stage(trace, stage, tokenizer, ax=fig.add_subplot())
     fig.tight_layout()
     buf = io.BytesIO()
