@@ -40,7 +40,7 @@ __all__ = [
     "has_batchim", "with_particle", "conjugate", "modifier_form", "third_person", "past_tense",
     "pluralize", "with_article", "NOUNS", "VERBS", "ADJECTIVES", "SET_PHRASES", "NounPhrase", "ClauseSpec",
     "render", "make_ko_en_pairs",
-    "ko_en_splits", "KoEnSplits", "held_out_pairs", "ko_en_length_split", "vocabulary_counts",
+    "ko_en_splits", "KoEnSplits", "held_out_pairs", "ko_en_length_split", "vocabulary_counts", "GRAMMAR_VERSION",
 ]
 
 # ----------------------------------------------------------------------------- Hangul
@@ -53,9 +53,9 @@ BRIGHT = (A, 2, O)  # ㅏ ㅑ ㅗ take 아; every other vowel takes 어
 
 def _split(syllable: str) -> tuple[int, int, int]:
     """(lead, vowel, tail) indices of one precomposed Hangul syllable."""
-    code = ord(syllable) - HANGUL_FIRST
-    if len(syllable) != 1 or not 0 <= code <= HANGUL_LAST - HANGUL_FIRST:
+    if len(syllable) != 1 or not HANGUL_FIRST <= ord(syllable) <= HANGUL_LAST:
         raise ValueError(f"{syllable!r} is not a Hangul syllable (U+AC00..U+D7A3)")
+    code = ord(syllable) - HANGUL_FIRST
     return code // (N_VOWELS * N_TAILS), (code // N_TAILS) % N_VOWELS, code % N_TAILS
 
 
@@ -307,6 +307,7 @@ NUMBERS = (("한", "one"), ("두", "two"), ("세", "three"), ("네", "four"), ("
 TIME_WORDS = {"어제": ("yesterday", ("past",)), "오늘": ("today", ("present", "past", "future")),
               "내일": ("tomorrow", ("future",)), "매일": ("every day", ("present",))}
 TENSES = ("present", "past", "future")
+GRAMMAR_VERSION = 1  # bumped whenever the same seed would give different pairs (for cached models)
 
 
 def vocabulary_counts() -> dict[str, int]:
@@ -484,8 +485,12 @@ class Clause:
     pairs: frozenset[tuple[str, str]]  # (subject noun, predicate) combinations used
 
 
+OPPOSITES = {"크다": "작다", "작다": "크다", "빠르다": "느리다", "느리다": "빠르다"}
+
+
 def _adjective_for(rng: random.Random, noun: Noun, avoid: str = "") -> str:
-    options = [a.ko for a in ADJECTIVES if _fits(noun, a.nouns) and a.ko != avoid]
+    """An adjective that fits the noun, never the predicate or its opposite (no "the fast cat is slow")."""
+    options = [a.ko for a in ADJECTIVES if _fits(noun, a.nouns) and a.ko not in (avoid, OPPOSITES.get(avoid))]
     return rng.choice(options) if options else ""
 
 
@@ -622,7 +627,11 @@ def ko_en_splits(n_train: int, n_test: int, seed: int = 0, held_out: float = 0.1
     train = make_ko_en_pairs(n_train, seed, forbid=held)
     seen, test = {ko for ko, _ in train}, []
     rng, ordered = random.Random(f"test-{seed}"), sorted(held)
+    attempts = 0
     while len(test) < n_test:
+        attempts += 1  # duplicates are rare; the bound only stops a hopeless request
+        if attempts > 100 * n_test + 1000:
+            raise ValueError(f"n_test={n_test} distinct unseen sentences could not be made; ask for fewer")
         c = _sentence(rng, _n_clauses(rng, 2), pair=rng.choice(ordered))
         if c.ko not in seen:
             seen.add(c.ko)
