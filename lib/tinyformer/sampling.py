@@ -22,6 +22,8 @@ from typing import Sequence
 
 import torch
 
+from tinyformer.masks import padding_mask
+
 __all__ = ["apply_temperature", "top_k_filter", "top_p_filter", "next_token_probs", "generate", "context_size"]
 
 NEG_INF = float("-inf")
@@ -243,7 +245,7 @@ def generate(
         if src.dim() != 2 or src.size(0) != B:
             raise ValueError(f"src must have shape (B={B}, S), got {tuple(src.shape)}")
         if src_mask is None:
-            src_mask = (src != model.config.pad_id)[:, None, None, :]  # (B, 1, 1, S) True = real token
+            src_mask = padding_mask(src, model.config.pad_id)  # (B, 1, 1, S) True = real token
 
     def step(tokens: torch.Tensor, cache) -> torch.Tensor:
         """Logits of the next token after `tokens` (B, t) -> (B, V)."""
