@@ -223,6 +223,7 @@ class Verb:
     forms: tuple[str, str, str] | None = None  # (present, past, future) for irregulars
     split: bool = False  # verbal noun + 하다: negative is 공부 안 해요
     generic_object: bool = False  # English bare plural object: likes dogs
+    timeless: bool = False  # a lasting attitude (like): takes no time word
 
     def korean(self, tense: str) -> str:
         if self.forms:
@@ -241,7 +242,8 @@ VERBS: tuple[Verb, ...] = (
     Verb("씻다", "wash", ("person",), ("사과", "바나나", "달걀", "컵"), "집 식당"),
     Verb("쓰다", "write", ("person",), ("편지", "책"), "집 학교 도서관"),
     Verb("공부하다", "study", ("person",), ("school_subject",), "집 학교 도서관", split=True),
-    Verb("좋아하다", "like", ANY, ("animal", "food", "drink", "school_subject", "thing"), generic_object=True),
+    Verb("좋아하다", "like", ANY, ("animal", "food", "drink", "school_subject", "thing"),
+         generic_object=True, timeless=True),
     Verb("듣다", "listen to", ("person",), ("음악", "노래"), "집 학교 식당",
          forms=("들어요", "들었어요", "들을 거예요")),
     Verb("기다리다", "wait for", ANY, ("animal", "person"), "공원 학교 시장 식당"),
@@ -251,7 +253,7 @@ VERBS: tuple[Verb, ...] = (
     Verb("웃다", "laugh", ("person",), (), "집 학교 공원"),
     Verb("울다", "cry", ("person",), (), "집 학교 공원"),
     Verb("놀다", "play", ANY, (), "집 학교 공원 바다"),
-    Verb("걷다", "walk", ANY, (), "공원 시장 바다", forms=("걸어요", "걸었어요", "걸을 거예요")),
+    Verb("걷다", "walk", ANY, (), "공원 시장", forms=("걸어요", "걸었어요", "걸을 거예요")),
     Verb("수영하다", "swim", ANY, (), "바다", split=True),
     Verb("노래하다", "sing", ("person",), (), "집 학교 식당", split=True),
     Verb("일하다", "work", ("person",), (), "학교 시장 식당 도서관", split=True),
@@ -519,8 +521,9 @@ def _random_object(rng: random.Random, verb: Verb, exclude: list[str]) -> NounPh
 
 
 def _tense_and_time(rng: random.Random, pred: Predicate) -> tuple[str, str]:
-    """(tense, time word); time words only where they agree with the tense, and not on lasting traits."""
-    if (isinstance(pred, Adjective) and not pred.state) or rng.random() < 0.55:
+    """(tense, time word); time words only where they agree with the tense, never on lasting traits."""
+    lasting = not pred.state if isinstance(pred, Adjective) else pred.timeless
+    if lasting or rng.random() < 0.55:
         return rng.choice(TENSES), ""
     time = rng.choice(sorted(TIME_WORDS))
     return rng.choice(TIME_WORDS[time][1]), time
