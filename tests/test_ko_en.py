@@ -200,6 +200,10 @@ def test_render_rejects_bad_specs():
         render(ClauseSpec(NounPhrase("개"), "먹다", NounPhrase("빵", "counted", number=2)))
     with pytest.raises(ValueError, match="tense"):
         render(ClauseSpec(NounPhrase("개"), "자다", tense="perfect"))
+    with pytest.raises(ValueError, match="place"):
+        render(ClauseSpec(NounPhrase("개"), "크다", place="공원"))
+    with pytest.raises(ValueError, match="object"):
+        render(ClauseSpec(NounPhrase("개"), "자다", NounPhrase("빵")))
 
 
 # ----------------------------------------------------------------------------- the generated corpus
@@ -324,3 +328,14 @@ def test_bad_arguments():
         make_ko_en_pairs(3, max_clauses=0)
     with pytest.raises(ValueError, match="fraction"):
         held_out_pairs(0, fraction=0.9)
+
+
+def test_corpus_is_pinned_to_the_grammar_version():
+    """Cached translators depend on the exact pairs: a grammar change must bump GRAMMAR_VERSION."""
+    import hashlib
+
+    digests = {1: ("aa093146ffe3bea9e973c51947de146b2bbdc2525204b9416bc5a57f3b37474b",
+                   "34db8cba3c0ad40b9d424c36b3bf4a5b44e55ccf5e156103c1645a0efd512e23")}
+    pairs = hashlib.sha256(repr(make_ko_en_pairs(500, seed=0)).encode()).hexdigest()
+    splits = hashlib.sha256(repr(ko_en_splits(300, 50, seed=0)).encode()).hexdigest()
+    assert (pairs, splits) == digests[ko_en.GRAMMAR_VERSION], "the corpus changed: bump GRAMMAR_VERSION, update digests"

@@ -451,7 +451,12 @@ def _check_spec(spec: ClauseSpec) -> Predicate:
             raise ValueError(f"style={np.style!r} must be bare, plural, counted or and")
         if np.style == "counted" and not (NOUN[np.noun].counter and 1 <= np.number <= 5):
             raise ValueError(f"{np}: only nouns with a counter can be counted, with number 1..5")
-    return PREDICATE[spec.predicate]
+    pred = PREDICATE[spec.predicate]
+    if spec.place and (spec.place not in PLACE_AT or not isinstance(pred, Verb)):
+        raise ValueError(f"place={spec.place!r} needs a verb and one of {sorted(PLACE_AT)}")
+    if spec.object is not None and not (isinstance(pred, Verb) and pred.objects):
+        raise ValueError(f"object={spec.object} given, but {spec.predicate} takes no object")
+    return pred
 
 
 def render(spec: ClauseSpec) -> tuple[str, str]:
