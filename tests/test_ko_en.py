@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import pytest
 
@@ -33,6 +34,17 @@ def test_has_batchim(word, expected):
 ])
 def test_particles_follow_the_final_consonant(word, kind, expected):
     assert with_particle(word, kind) == expected
+
+
+def test_batchim_rule_matches_unicode_decomposition():
+    """Reference: NFD splits a syllable into 2 jamo (no final consonant) or 3 (with one), for all 11,172."""
+    for code in range(0xAC00, 0xD7A4):
+        syllable = chr(code)
+        jamo = unicodedata.normalize("NFD", syllable)
+        assert has_batchim(syllable) == (len(jamo) == 3)
+        lead, vowel, tail = ko_en._split(syllable)
+        assert ko_en._join(lead, vowel, tail) == syllable
+        assert ord(jamo[1]) - 0x1161 == vowel and (tail == 0 or ord(jamo[2]) - 0x11A7 == tail)
 
 
 def test_particle_bad_input():
