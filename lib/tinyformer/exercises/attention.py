@@ -1,3 +1,69 @@
-"""exercises for notebook topic: attention."""
+"""Exercises for notebook 03 (attention): checks that print ✅ or ❌ with a hint."""
 
-__all__: list[str] = []
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+
+from .core import expect, expect_close, run_check
+
+__all__ = ["check_attention_scores", "check_softmax_rows", "check_attention"]
+
+
+def _qkv(seed: int, batch=(2,), T_q=3, T_k=4, D=5, D_v=2):
+    g = torch.Generator().manual_seed(seed)
+    return (torch.randn(*batch, T_q, D, generator=g, dtype=torch.float64),
+            torch.randn(*batch, T_k, D, generator=g, dtype=torch.float64),
+            torch.randn(*batch, T_k, D_v, generator=g, dtype=torch.float64))
+
+
+def check_attention_scores(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
+    """`fn(q (..., T_q, D), k (..., T_k, D)) -> (..., T_q, T_k)` = q kᵀ / √D."""
+
+    def test():
+        q = torch.tensor([[1.0, 2.0, 0.0, 0.0]], dtype=torch.float64)
+        k = torch.tensor([[1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 5.0, 5.0]], dtype=torch.float64)
+        expect_close(fn(q, k), torch.tensor([[1.5, 0.0]], dtype=torch.float64), what="fn(q=[[1, 2, 0, 0]], k) (expect (1+2)/√4 = 1.5)")
+        q, k, _ = _qkv(0, batch=(2, 3))
+        expect_close(fn(q, k), q @ k.transpose(-2, -1) / math.sqrt(5), what="fn(q, k) for q (2, 3, 3, 5), k (2, 3, 4, 5)")
+
+    return run_check("attention scores", test, "q @ k.transpose(-2, -1) gives (..., T_q, T_k) dot products; "
+                     "divide by math.sqrt(D) with D = q.shape[-1] (transpose the last two dims, not k.T, so batches work)")
+
+
+def check_softmax_rows(fn: Callable[[torch.Tensor], torch.Tensor]) -> bool:
+    """`fn(scores (..., T_k)) -> same shape`, softmax over the last dim, stable for large scores."""
+
+    def test():
+        s = torch.tensor([[0.0, 0.0], [0.0, math.log(3.0)]], dtype=torch.float64)
+        expect_close(fn(s), torch.tensor([[0.5, 0.5], [0.25, 0.75]], dtype=torch.float64), what="fn([[0, 0], [0, ln 3]])")
+        g = torch.Generator().manual_seed(1)
+        x = torch.randn(2, 3, 5, generator=g, dtype=torch.float64)
+        expect_close(fn(x), torch.softmax(x, dim=-1), what="fn(x) for x of shape (2, 3, 5)")
+        big = torch.tensor([[1000.0, 999.0, 0.0]], dtype=torch.float64)
+        got = fn(big)
+        expect(isinstance(got, torch.Tensor) and not got.isnan().any(),
+               "fn([[1000, 999, 0]]) gave NaN: exp(1000) overflows")
+        expect_close(got, torch.softmax(big, dim=-1), what="fn([[1000, 999, 0]])")
+
+    return run_check("softmax over rows", test, "exp(x - x.max(dim=-1, keepdim=True).values), then divide by its sum over "
+                     "dim=-1 (keepdim=True); subtracting the max changes nothing mathematically and prevents overflow")
+
+
+def check_attention(fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]) -> bool:
+    """`fn(q, k, v) -> (out (..., T_q, D_v), weights (..., T_q, T_k))`, no mask."""
+
+    def test():
+        for seed, batch in ((0, (2,)), (1, (2, 3))):
+            q, k, v = _qkv(seed, batch)
+            result = fn(q, k, v)
+            expect(isinstance(result, tuple) and len(result) == 2, "fn should return a tuple (out, weights)")
+            out, weights = result
+            want_w = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]), dim=-1)
+            expect_close(weights, want_w, what=f"weights for q of shape {tuple(q.shape)}")
+            expect_close(out, want_w @ v, what=f"out for q of shape {tuple(q.shape)}")
+
+    return run_check("scaled dot-product attention", test, "weights = softmax(q @ kᵀ / √D) over the keys (dim=-1); "
+                     "out = weights @ v; return (out, weights)")
