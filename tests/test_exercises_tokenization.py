@@ -1,19 +1,10 @@
 """The notebook 01 checks reject stubs and plausible mistakes and accept a correct solution."""
 
-from collections import Counter
-
-from tinyformer.exercises import check_count_pairs, check_encode_word, check_merge
+from tinyformer.exercises import check_decode_ids, check_encode_word, check_utf8_decode
 
 
 def stub(*args):
     raise NotImplementedError
-
-
-def count_pairs(ids):
-    counts = {}
-    for pair in zip(ids, ids[1:]):
-        counts[pair] = counts.get(pair, 0) + 1
-    return counts
 
 
 def merge(ids, pair, new_id):
@@ -28,48 +19,71 @@ def merge(ids, pair, new_id):
     return out
 
 
-def test_count_pairs(capsys):
-    assert check_count_pairs(stub) is False
+def test_utf8_decode(capsys):
+    assert check_utf8_decode(stub) is False
     assert "not done yet" in capsys.readouterr().out
 
-    def non_overlapping(ids):  # steps by 2: misses every other pair
-        return dict(Counter(zip(ids[::2], ids[1::2])))
+    def latin1(data):  # one character per byte: right for ASCII only
+        return "".join(chr(b) for b in data)
 
-    assert check_count_pairs(non_overlapping) is False
+    assert check_utf8_decode(latin1) is False
     assert "❌" in capsys.readouterr().out
 
-    def set_of_pairs(ids):  # presence instead of counts
-        return {p: 1 for p in zip(ids, ids[1:])}
+    def right(data, mask=0x3F):
+        out, i = [], 0
+        while i < len(data):
+            b = data[i]
+            if b < 0x80:
+                n, cp = 1, b
+            elif b >> 5 == 0b110:
+                n, cp = 2, b & 0x1F
+            elif b >> 4 == 0b1110:
+                n, cp = 3, b & 0x0F
+            else:
+                n, cp = 4, b & 0x07
+            for k in range(1, n):
+                cp = (cp << 6) | (data[i + k] & mask)
+            out.append(chr(cp % 0x110000))
+            i += n
+        return "".join(out)
 
-    assert check_count_pairs(set_of_pairs) is False
-    assert check_count_pairs(count_pairs) is True
+    def no_payload_mask(data):  # forgets to strip the 10xxxxxx marker bits of continuation bytes
+        return right(data, mask=0xFF)
+
+    assert check_utf8_decode(no_payload_mask) is False
+
+    assert check_utf8_decode(right) is True
     assert "✅" in capsys.readouterr().out
-    assert check_count_pairs(lambda ids: dict(Counter(zip(ids, ids[1:])))) is True
 
 
-def test_merge(capsys):
-    assert check_merge(stub) is False
+def vocab_from(merges):
+    vocab = {i: bytes([i]) for i in range(256)}
+    for (a, b), new in merges.items():
+        vocab[new] = vocab[a] + vocab[b]
+    return vocab
+
+
+def test_decode_ids(capsys):
+    assert check_decode_ids(stub) is False
     assert "not done yet" in capsys.readouterr().out
 
-    def overlapping(ids, pair, new_id):  # replaces every position where the pair starts: [7,7,7] -> [99, 99]
-        out = []
-        for i in range(len(ids)):
-            if i + 1 < len(ids) and (ids[i], ids[i + 1]) == pair:
-                out.append(new_id)
-            elif not (i > 0 and (ids[i - 1], ids[i]) == pair):
-                out.append(ids[i])
-        return out
+    def per_token(ids, merges):  # decodes each token on its own: a character split over tokens breaks
+        vocab = vocab_from(merges)
+        return "".join(vocab[i].decode("utf-8", errors="replace") for i in ids)
 
-    assert check_merge(overlapping) is False
+    assert check_decode_ids(per_token) is False
     assert "❌" in capsys.readouterr().out
 
-    def in_place(ids, pair, new_id):  # right answer, but destroys the caller's list
-        ids[:] = merge(ids, pair, new_id)
-        return ids
+    def strict(ids, merges):  # crashes on a cut character instead of showing U+FFFD
+        return b"".join(vocab_from(merges)[i] for i in ids).decode("utf-8")
 
-    assert check_merge(in_place) is False
-    assert "in place" in capsys.readouterr().out
-    assert check_merge(merge) is True
+    assert check_decode_ids(strict) is False
+    assert "UnicodeDecodeError" in capsys.readouterr().out
+
+    def right(ids, merges):
+        return b"".join(vocab_from(merges)[i] for i in ids).decode("utf-8", errors="replace")
+
+    assert check_decode_ids(right) is True
     assert "✅" in capsys.readouterr().out
 
 

@@ -1,52 +1,51 @@
-"""Exercises for notebook 01 (tokenization): count pairs, merge a pair, encode a word with merges."""
+"""Exercises for notebook 01 (tokenization): UTF-8 decoding by hand, decoding ids, encoding a word with merges."""
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Callable
 
 from tinyformer.exercises.core import expect, expect_equal, run_check
 from tinyformer.tokenizer import BPETokenizer
 
-__all__ = ["check_count_pairs", "check_merge", "check_encode_word"]
+__all__ = ["check_utf8_decode", "check_decode_ids", "check_encode_word"]
+
+_WORDS = "low lower lowest newer newest wider widest 안녕 안녕하세요 😀 😀 "
 
 
-def check_count_pairs(count_pairs: Callable[[list[int]], dict]) -> bool:
-    """`count_pairs(ids) -> {(a, b): count}` over adjacent positions."""
-
-    def test() -> None:
-        cases = [[1, 2, 3, 1, 2], [7, 7, 7], [5], [], list(b"low lower lowest")]
-        for ids in cases:
-            got = count_pairs(list(ids))
-            expect(isinstance(got, dict), f"count_pairs should return a dict, got {type(got).__name__}")
-            want = dict(Counter(zip(ids, ids[1:])))
-            got = {k: v for k, v in got.items() if v}  # tolerate explicit zeros
-            expect_equal(got, want, f"count_pairs({ids})")
-
-    return run_check("count_pairs", test, "walk i over range(len(ids) - 1) and count the tuple (ids[i], ids[i + 1]); "
-                     "overlapping pairs count: [7, 7, 7] has the pair (7, 7) twice")
+def _small_tokenizer() -> BPETokenizer:
+    return BPETokenizer.train(_WORDS * 3, 290, progress=False)
 
 
-def check_merge(merge: Callable[[list[int], tuple[int, int], int], list[int]]) -> bool:
-    """`merge(ids, pair, new_id) -> list[int]`: every non-overlapping `pair`, left to right, becomes `new_id`."""
+def check_utf8_decode(utf8_decode: Callable[[bytes], str]) -> bool:
+    """`utf8_decode(data) -> str` for valid UTF-8, by reading the bit patterns (not `bytes.decode`)."""
 
     def test() -> None:
-        cases = [
-            ([1, 2, 3, 1, 2], (1, 2), 99, [99, 3, 99]),
-            ([7, 7, 7], (7, 7), 99, [99, 7]),
-            ([7, 7, 7, 7], (7, 7), 99, [99, 99]),
-            ([1, 2], (2, 1), 99, [1, 2]),
-            ([3, 1], (1, 2), 99, [3, 1]),
-            ([], (1, 2), 99, []),
-        ]
-        for ids, pair, new_id, want in cases:
-            original = list(ids)
-            got = merge(ids, pair, new_id)
-            expect_equal(got, want, f"merge({original}, {pair}, {new_id})")
-            expect(ids == original, f"merge changed its input list {original} in place; return a new list")
+        for text in ["", "hi!", "naïve", "안녕하세요", "😀", "a안😀b\n"]:
+            got = utf8_decode(text.encode("utf-8"))
+            expect(isinstance(got, str), f"utf8_decode should return a str, got {type(got).__name__}")
+            expect_equal(got, text, f"utf8_decode({text.encode('utf-8')!r})")
 
-    return run_check("merge", test, "scan with an index i: if ids[i:i + 2] matches the pair, append new_id and "
-                     "jump i by 2, else append ids[i] and step by 1 (so [7, 7, 7] -> [99, 7])")
+    return run_check("utf8_decode", test, "the first byte says the length: 0xxxxxxx -> 1 byte, 110xxxxx -> 2, 1110xxxx -> 3, "
+                     "11110xxx -> 4; keep its payload bits, then shift in 6 bits (b & 0x3F) from each following byte; chr() the result")
+
+
+def check_decode_ids(decode_ids: Callable[[list[int], dict], str]) -> bool:
+    """`decode_ids(ids, merges) -> str`: rebuild each token's bytes from the merges, join, decode with replacement."""
+
+    def test() -> None:
+        tok = _small_tokenizer()
+        merges = dict(tok.merges)
+        for text in ["lowest", "wider newest", "안녕하세요", "😀 low"]:
+            ids = tok.encode(text)
+            expect_equal(decode_ids(list(ids), dict(merges)), text, f"decode_ids({ids}, merges)")
+        split = list("안".encode("utf-8"))  # one character spread over three byte tokens
+        expect_equal(decode_ids(split, dict(merges)), "안", f"decode_ids({split}, merges)")
+        cut = split[:2]  # a cut character, as a model may generate
+        expect_equal(decode_ids(cut, dict(merges)), "\ufffd", f"decode_ids({cut}, merges)")
+
+    return run_check("decode_ids", test, "vocab = {i: bytes([i]) for i in range(256)}, then for (a, b), new in merges.items(): "
+                     "vocab[new] = vocab[a] + vocab[b]; join ALL the bytes first (a character can span tokens), then "
+                     ".decode('utf-8', errors='replace')")
 
 
 def check_encode_word(encode_word: Callable[[str, dict], list[int]]) -> bool:
@@ -57,8 +56,8 @@ def check_encode_word(encode_word: Callable[[str, dict], list[int]]) -> bool:
         merges = {(98, 99): 256, (97, 98): 257, (97, 256): 258}
         expect_equal(encode_word("abc", dict(merges)), [258], "encode_word('abc', merges)")
         expect_equal(encode_word("abab", dict(merges)), [257, 257], "encode_word('abab', merges)")
-        tok = BPETokenizer.train("low lower lowest newer newest wider widest " * 3, 280, progress=False)
-        for word in ["lowest", "newer", "widest", "slower", "안녕", "x"]:
+        tok = _small_tokenizer()
+        for word in ["lowest", "newer", "widest", "slower", "안녕하세요", "😀", "x"]:
             want = tok.encode(word)
             got = encode_word(word, dict(tok.merges))
             expect(isinstance(got, list), f"encode_word should return a list, got {type(got).__name__}")
@@ -66,4 +65,3 @@ def check_encode_word(encode_word: Callable[[str, dict], list[int]]) -> bool:
 
     return run_check("encode_word", test, "start from list(word.encode('utf-8')); in a loop, among adjacent pairs that are "
                      "in merges pick the one learned first (smallest merges[pair]), merge it, stop when none is left")
-
