@@ -351,3 +351,25 @@ def test_corpus_is_pinned_to_the_grammar_version():
     pairs = hashlib.sha256(repr(make_ko_en_pairs(500, seed=0)).encode()).hexdigest()
     splits = hashlib.sha256(repr(ko_en_splits(300, 50, seed=0)).encode()).hexdigest()
     assert (pairs, splits) == digests[ko_en.GRAMMAR_VERSION], "the corpus changed: bump GRAMMAR_VERSION, update digests"
+
+
+def test_english_agreement_in_the_corpus():
+    """In one-subject statements a singular noun takes eats/does/is/was, a plural one eat/do/are/were; a/an fit."""
+    singular = {n.en for n in NOUNS}
+    plural = {pluralize(n.en) for n in NOUNS} - singular  # "fish" is both
+    bases = {v.en.split()[0] for v in VERBS} - set(ko_en.IRREGULAR_PAST.values())  # "read" is also a past
+    s_forms = {third_person(b) for b in bases}
+    checked = 0
+    for ko, en in SINGLE:
+        assert not re.search(r"\ba [aeiou]|\ban [^aeiou]", en), en
+        if en.endswith("?") or " and " in en or "와 " in ko or "과 " in ko:
+            continue
+        words = en.split()
+        for prev, word in zip(words, words[1:]):
+            if prev in singular and prev not in plural:
+                assert word not in bases | {"do", "are", "were"}, en
+                checked += word in s_forms | {"does", "is", "was"}
+            if prev in plural:
+                assert word not in s_forms | {"does", "is", "was"}, en
+                checked += word in bases | {"do", "are", "were"}
+    assert checked > 400
