@@ -6,6 +6,7 @@ import functools
 import hashlib
 import http.server
 import threading
+import urllib.error
 import zipfile
 from pathlib import Path
 
@@ -116,6 +117,14 @@ def test_download_mismatch_leaves_nothing(server, tmp_path):
         download(f"{url}/f.txt", wrong, dest, progress=False)
     assert not dest.exists()
     assert list(dest.parent.iterdir()) == []  # no partial file
+
+
+def test_download_http_error_leaves_nothing(server, tmp_path):
+    url, _, _ = server
+    dest = tmp_path / "out" / "missing.txt"
+    with pytest.raises(urllib.error.HTTPError):
+        download(f"{url}/missing.txt", "0" * 64, dest, progress=False)
+    assert list(dest.parent.iterdir()) == []
 
 
 def test_download_replaces_a_corrupt_file(server, tmp_path):
