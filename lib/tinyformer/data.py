@@ -1,6 +1,7 @@
 """Data for translation: the project-made Korean→English corpus, real sentence pairs, batching.
 
-- `make_ko_en_pairs`, `ko_en_splits`, `ko_en_length_split`: the generated corpus (see `ko_en`).
+- `make_ko_en_pairs`, `ko_en_splits`, `ko_en_length_split`, `held_out_pairs`: the generated corpus
+  (see `tinyformer.ko_en` and data/README.md).
 - `load_sentence_pairs`: tab-separated Tatoeba/Anki files (`english<TAB>other<TAB>attribution`),
   e.g. kor-eng from manythings.org/anki; `download` fetches one and checks its SHA-256.
 - Batching: `encode_pair` adds SOS/EOS; `make_batches` buckets examples of similar length, pads
@@ -26,11 +27,11 @@ from typing import Any, Sequence
 import torch
 from tqdm.auto import tqdm
 
-from .ko_en import ko_en_length_split, ko_en_splits, make_ko_en_pairs
+from .ko_en import held_out_pairs, ko_en_length_split, ko_en_splits, make_ko_en_pairs
 from .masks import causal_mask, combine_masks, padding_mask
 
 __all__ = [
-    "make_ko_en_pairs", "ko_en_splits", "ko_en_length_split", "load_sentence_pairs", "download",
+    "make_ko_en_pairs", "ko_en_splits", "ko_en_length_split", "held_out_pairs", "load_sentence_pairs", "download",
     "encode_pair", "pad_sequences", "Batch", "make_batches",
 ]
 

@@ -24,6 +24,10 @@ model must learn real structure, not word-for-word substitution:
 - Clauses joined with ", 그리고" → "and"; set phrases (안녕하세요, 만나서 반가워요 → hey, good to
   know you).
 
+Use `make_ko_en_pairs(n, seed)` for pairs, `ko_en_splits` for train/test with unseen
+(subject, predicate) combinations in test, `ko_en_length_split` for three-clause sentences, and
+`render(ClauseSpec(...))` to build one clause by hand. data/README.md has the word tables.
+
 Left out on purpose: honorific subjects (선생님, 할머니 would need -(으)시-), pronouns, the -고
 connective (formal writing would say 자고 instead of 자요, 그리고), and capital letters and final
 periods (the English side is lower case; questions end with "?").
