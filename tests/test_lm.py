@@ -1,0 +1,133 @@
+"""The notebook-08 GPT recipe: data, batches, loss, held-out evaluation, training, checkpoints."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import tinyformer.lm as lm
+from tinyformer.corpus import python_docs_split
+from tinyformer.lm import (
+    LMRecipe,
+    build_data,
+    evaluate_lm,
+    load_gpt,
+    load_or_train_gpt,
+    lm_loss,
+    make_get_batch,
+    save_gpt,
+    train_gpt,
+)
+from tinyformer.model import GPT, GPTConfig
+
+V = 300
+
+
+def tiny_recipe(**changes) -> LMRecipe:
+    args = dict(vocab_size=V, steps=4, batch_size=2, seq_len=16, lr=3e-3, warmup_steps=1,
+                model=GPTConfig(vocab_size=V, block_size=32, d_model=16, n_heads=2, n_layers=1, d_ff=32))
+    return LMRecipe(**(args | changes))
+
+
+@pytest.fixture(scope="module")
+def data():
+    return build_data(V)
+
+
+def tiny_model(seed: int = 0) -> GPT:
+    torch.manual_seed(seed)
+    return GPT(tiny_recipe().model)
+
+
+def test_build_data_encodes_the_split_losslessly(data):
+    train_text, held_out_text = python_docs_split()
+    assert data.tokenizer.vocab_size == V
+    assert data.tokenizer.decode(data.train_ids.tolist()) == train_text
+    assert data.tokenizer.decode(data.held_out_ids.tolist()) == held_out_text
+    assert data.train_ids.dtype == torch.long and data.train_ids.max() < V
+
+
+def test_batches_are_shifted_windows_and_a_function_of_the_step():
+    ids = torch.arange(100) * 3  # the value tells the position
+    get_batch = make_get_batch(ids, batch_size=4, seq_len=8, seed=1)
+    x, y = get_batch(7)
+    assert x.shape == y.shape == (4, 8)
+    torch.testing.assert_close(y, x + 3)  # y is x one position later
+    torch.testing.assert_close(x[:, 1:] - x[:, :-1], torch.full((4, 7), 3))  # contiguous windows
+    x2, _ = get_batch(7)
+    assert torch.equal(x, x2)
+    assert not torch.equal(x, get_batch(8)[0])
+    assert not torch.equal(x, make_get_batch(ids, 4, 8, seed=2)(7)[0])
+    with pytest.raises(ValueError, match="seq_len"):
+        make_get_batch(torch.arange(5), 2, 8)
+
+
+def test_lm_loss_is_mean_next_token_cross_entropy():
+    model = tiny_model()
+    x = torch.randint(0, V, (2, 5), generator=torch.Generator().manual_seed(0))
+    y = torch.randint(0, V, (2, 5), generator=torch.Generator().manual_seed(1))
+    logits = model(x)
+    by_hand = sum(-F.log_softmax(logits[b, t], -1)[y[b, t]] for b in range(2) for t in range(5)) / 10
+    torch.testing.assert_close(lm_loss(model, (x, y)), by_hand)
+
+
+def test_evaluate_lm_averages_over_non_overlapping_windows():
+    model = tiny_model().eval()
+    ids = torch.randint(0, V, (50,), generator=torch.Generator().manual_seed(2))
+    got = evaluate_lm(model, ids, seq_len=16, batch_size=2)  # 3 windows: 0..15, 16..31, 32..47
+    with torch.no_grad():
+        losses = [F.cross_entropy(model(ids[s : s + 16][None])[0], ids[s + 1 : s + 17], reduction="sum") for s in (0, 16, 32)]
+    want = float(sum(losses)) / 48
+    assert got["loss"] == pytest.approx(want, rel=1e-5)
+    assert got["perplexity"] == pytest.approx(math.exp(want), rel=1e-5)
+    assert got["loss"] == pytest.approx(math.log(V), abs=0.2)  # an untrained model is near uniform
+
+
+def test_training_lowers_held_out_loss_and_is_deterministic(data):
+    recipe = tiny_recipe(steps=30)
+    model, result = train_gpt(data, recipe, progress=False)
+    start = evaluate_lm(tiny_model(), data.held_out_ids, recipe.seq_len)["loss"]
+    assert result.evals[-1]["loss"] < start - 0.5
+    again, _ = train_gpt(data, recipe, progress=False)
+    for (name, a), b in zip(model.state_dict().items(), again.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
+def test_save_load_round_trip(data, tmp_path):
+    recipe = tiny_recipe()
+    model, result = train_gpt(data, recipe, progress=False)
+    path = save_gpt(tmp_path / "gpt.pt", model, data.tokenizer, recipe, result.evals[-1])
+    loaded, tokenizer, extra = load_gpt(path)
+    assert (tmp_path / "gpt.tokenizer.json").is_file()
+    assert not loaded.training
+    x = torch.tensor([data.tokenizer.encode("The for statement")])
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), model(x))
+    assert tokenizer.encode("if x:\n    pass") == data.tokenizer.encode("if x:\n    pass")
+    assert extra["metrics"]["loss"] == result.evals[-1]["loss"]
+    assert extra["recipe"]["steps"] == recipe.steps
+
+
+def test_load_or_train_reuses_a_matching_checkpoint_and_retrains_otherwise(tmp_path, monkeypatch):
+    path = tmp_path / "gpt.pt"
+    model, tokenizer, extra = load_or_train_gpt(path, tiny_recipe(), progress=False)
+    assert path.is_file()
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("should have loaded the checkpoint")
+
+    monkeypatch.setattr(lm, "train_gpt", no_training)
+    loaded, _, extra2 = load_or_train_gpt(path, tiny_recipe(), progress=False)
+    assert extra2["metrics"] == pytest.approx(extra["metrics"])
+    with pytest.raises(AssertionError, match="should have loaded"):
+        load_or_train_gpt(path, tiny_recipe(steps=5), progress=False)  # another recipe: must retrain
+
+
+def test_recipe_validation():
+    with pytest.raises(ValueError, match="vocab_size"):
+        LMRecipe(vocab_size=512)  # the default model has vocab 1024
+    with pytest.raises(ValueError, match="seq_len"):
+        tiny_recipe(seq_len=64)
