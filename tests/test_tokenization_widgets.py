@@ -8,7 +8,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
 from tinyformer.tokenizer import BPETokenizer  # noqa: E402
-from tinyformer.viz import draw_segmentation, merge_steps, plot_merge_steps, plot_tokens_per_char, segmentation, token_bytes_label  # noqa: E402
+from tinyformer.viz import (  # noqa: E402
+    draw_segmentation,
+    merge_steps,
+    plot_merge_steps,
+    plot_segmentations,
+    plot_tokens_per_char,
+    segmentation,
+    token_bytes_label,
+)
 from tinyformer.widgets import merge_stepper, step_summary, tokens_html  # noqa: E402
 
 TEXT = "low lower lowest newer newest wider widest " * 4
@@ -71,6 +79,8 @@ def test_merge_stepper_reacts_to_its_slider(tok):
 def test_figures_draw(tok):
     fig = plot_merge_steps(tok, "the lowest newer", [0, 5, len(tok.merges)])
     assert len(fig.axes) == 3 and "after 0 merges: 16 tokens" in fig.axes[0].get_title(loc="left")
+    fig3 = plot_segmentations({"one": [b"a"], "two": [b"a", b"b"] * 40})
+    assert [a.get_title(loc="left") for a in fig3.axes] == ["one", "two"] and len(fig3.axes[1].patches) == 80
     ax = draw_segmentation([b"a", b"bc"])
     assert len(ax.patches) == 2
     fig2 = plot_tokens_per_char([256, 512], {"held out": [1.0, 0.5]})

@@ -20,6 +20,7 @@ __all__ = [
     "segmentation",
     "merge_steps",
     "draw_segmentation",
+    "plot_segmentations",
     "plot_merge_steps",
     "plot_tokens_per_char",
 ]
@@ -101,15 +102,20 @@ def _layout(tokens: Sequence[bytes], width: float) -> tuple[list[tuple[float, in
     return positions, row + 1
 
 
+def plot_segmentations(rows: dict[str, Sequence[bytes]], width: float = 60.0) -> Figure:
+    """One block of token boxes per entry of `rows` ({title: tokens}), stacked."""
+    heights = [_layout(tokens, width)[1] for tokens in rows.values()]
+    fig, axes = plt.subplots(len(rows), 1, figsize=(9, 0.45 * sum(heights) + 0.55 * len(rows)), height_ratios=heights, squeeze=False)
+    for ax, (title, tokens) in zip(axes[:, 0], rows.items()):
+        draw_segmentation(tokens, ax=ax, width=width, title=title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 def plot_merge_steps(tokenizer: BPETokenizer, text: str, steps: Sequence[int], width: float = 60.0) -> Figure:
     """One row of token boxes per number of merges: watch bytes fuse into subwords."""
     segs = merge_steps(tokenizer, text, steps)
-    heights = [_layout(s, width)[1] for s in segs]
-    fig, axes = plt.subplots(len(steps), 1, figsize=(9, 0.45 * sum(heights) + 0.55 * len(steps)), height_ratios=heights, squeeze=False)
-    for ax, k, seg in zip(axes[:, 0], steps, segs):
-        draw_segmentation(seg, ax=ax, width=width, title=f"after {k} merges: {len(seg)} tokens", fontsize=9)
-    fig.tight_layout()
-    return fig
+    return plot_segmentations({f"after {k} merges: {len(seg)} tokens": seg for k, seg in zip(steps, segs)}, width)
 
 
 def plot_tokens_per_char(vocab_sizes: Sequence[int], series: dict[str, Sequence[float]], title: str = "Tokens per character vs vocabulary size") -> Figure:
