@@ -354,3 +354,10 @@ def test_bad_files(tmp_path, docs_tok, rank_file):
     short.write_text("\n".join(lines[:100]))
     with pytest.raises(ValueError, match="short.tiktoken.*256 single bytes"):
         BPETokenizer.from_tiktoken(short)
+
+
+def test_progress_bar_only_when_asked_or_long(capsys):
+    BPETokenizer.train(SAMPLE, 300, progress=True)
+    assert "BPE merges" in capsys.readouterr().err
+    BPETokenizer.train(SAMPLE, 300)  # short run, default: no bar
+    assert "BPE merges" not in capsys.readouterr().err
