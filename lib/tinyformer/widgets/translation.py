@@ -1,3 +1,115 @@
-"""widgets for notebook topic: translation."""
+"""Notebook 07 widget: build (or type) a Korean sentence, see its translation and cross-attention.
 
-__all__: list[str] = []
+`build_sentence(...)` (pure, tested without a browser) renders a clause with the corpus grammar;
+`translation_view(translator, korean)` (pure) translates it; the widget only wires dropdowns to
+them and redraws `tinyformer.viz.plot_cross_attention`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import matplotlib.pyplot as plt
+
+from ..ko_en import NOUN, PREDICATE, TIME_WORDS, VERBS, ClauseSpec, NounPhrase, render
+from ..viz.translation import plot_cross_attention
+
+__all__ = ["SUBJECTS", "PREDICATES", "OBJECTS", "build_sentence", "translation_view", "translation_explorer",
+           "DEFAULT_SENTENCE"]
+
+SUBJECTS = tuple(sorted((n.en, n.ko) for n in NOUN.values() if n.kind in ("animal", "person")))
+PREDICATES = tuple(sorted((p.en, p.ko) for p in PREDICATE.values()))
+OBJECTS = (("(none)", ""),) + tuple(sorted((n.en, n.ko) for n in NOUN.values() if n.kind not in ("place",)))
+DEFAULT_SENTENCE = dict(subject="고양이", predicate="먹다", obj="생선", tense="past", negative=False,
+                        question=False, time="어제")
+
+
+def build_sentence(subject: str, predicate: str, obj: str = "", tense: str = "present", negative: bool = False,
+                   question: bool = False, time: str = "") -> tuple[str, str]:
+    """(Korean, reference English) for one clause of the corpus grammar; ValueError if it does not fit.
+
+    build_sentence("고양이", "먹다", "생선", "past", time="어제")
+    -> ("어제 고양이는 생선을 먹었어요", "the cat ate fish yesterday")
+    """
+    pred = PREDICATE.get(predicate)
+    if pred is None:
+        raise ValueError(f"predicate={predicate!r} is not in the lexicon")
+    transitive = pred in VERBS and bool(pred.objects)
+    if obj and not transitive:
+        raise ValueError(f"{pred.en!r} takes no object here; choose (none)")
+    if transitive and not obj:
+        raise ValueError(f"{pred.en!r} needs an object")
+    if obj:
+        noun = NOUN[obj]
+        if noun.kind not in pred.objects and noun.ko not in pred.objects:
+            raise ValueError(f"one cannot {pred.en} {noun.en} in this grammar; try another object")
+    if subject not in NOUN or NOUN[subject].kind not in ("animal", "person"):
+        raise ValueError(f"subject={subject!r} must be an animal or a person")
+    spec = ClauseSpec(NounPhrase(subject), predicate, NounPhrase(obj) if obj else None, tense, negative, question,
+                      time=time)
+    return render(spec)
+
+
+def translation_view(translator: Any, korean: str, beam_size: int = 4) -> dict[str, Any]:
+    """Greedy and beam translations of `korean` plus the greedy output's cross-attention."""
+    src_tokens, out_tokens, weights = translator.cross_attention(korean)
+    return {"korean": korean, "greedy": translator.translate(korean),
+            "beam": translator.translate(korean, beam_size=beam_size),
+            "src_tokens": src_tokens, "out_tokens": out_tokens, "weights": weights}
+
+
+def translation_explorer(translator: Any):
+    """Dropdowns (subject, verb or adjective, object, tense, time, not, ?) or a text box → translation + heatmap."""
+    import ipywidgets as W
+    from IPython.display import display
+
+    d = DEFAULT_SENTENCE
+    subject = W.Dropdown(options=SUBJECTS, value=d["subject"], description="subject")
+    predicate = W.Dropdown(options=PREDICATES, value=d["predicate"], description="predicate")
+    obj = W.Dropdown(options=OBJECTS, value=d["obj"], description="object")
+    tense = W.Dropdown(options=["present", "past", "future"], value=d["tense"], description="tense")
+    time = W.Dropdown(options=[("(none)", "")] + [(f"{ko} ({en})", ko) for ko, (en, _) in sorted(TIME_WORDS.items())],
+                      value=d["time"], description="time")
+    negative = W.Checkbox(value=d["negative"], description="negative (안)")
+    question = W.Checkbox(value=d["question"], description="question (?)")
+    text = W.Text(value="", placeholder="…or type Korean here and press Enter", description="Korean",
+                  continuous_update=False, layout=W.Layout(width="420px"))
+    info = W.HTML()
+    out = W.Output()
+    controls = (subject, predicate, obj, tense, time, negative, question)
+
+    def show(korean: str, reference: str | None) -> None:
+        view = translation_view(translator, korean)
+        ref = f"<br>reference: <b>{reference}</b>" if reference else ""
+        info.value = (f"Korean: <b>{korean}</b>{ref}<br>greedy: <b>{view['greedy']}</b>"
+                      f"<br>beam (4): <b>{view['beam']}</b>")
+        with out:
+            out.clear_output(wait=True)
+            fig = plot_cross_attention(view["src_tokens"], view["out_tokens"], view["weights"])
+            display(fig)
+            plt.close(fig)
+
+    def from_controls(_=None) -> None:
+        try:
+            ko, en = build_sentence(subject.value, predicate.value, obj.value, tense.value, negative.value,
+                                    question.value, time.value)
+        except ValueError as e:
+            info.value = f"<span style='color:#b00'>{e}</span>"
+            with out:
+                out.clear_output()
+            return
+        show(ko, en)
+
+    def from_text(_=None) -> None:
+        if text.value.strip():
+            show(text.value.strip(), None)
+
+    for c in controls:
+        c.observe(from_controls, names="value")
+    text.observe(from_text, names="value")
+    box = W.VBox([W.HBox([subject, predicate, obj]), W.HBox([tense, time]), W.HBox([negative, question]), text, info, out])
+    box.controls = dict(zip(("subject", "predicate", "object", "tense", "time", "negative", "question"), controls))
+    box.controls["text"] = text
+    box.info, box.out = info, out
+    from_controls()
+    return box

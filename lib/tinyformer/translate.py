@@ -1,0 +1,392 @@
+"""Korean → English translation end to end: tokenizers, model, training, scoring, and a command line.
+
+This is the recipe notebook 07 runs live: byte-level BPE trained on each side with `<pad>`,
+`<sos>`, `<eos>`; the encoder-decoder `Transformer`; `tinyformer.train` with label smoothing;
+greedy or beam decoding; BLEU and chrF from sacrebleu plus the exact-match rate.
+`load_or_train_translator()` gives notebook 08 the same model: it loads the checkpoint in
+data/generated/ when its recipe matches, else trains it again, deterministically.
+
+    python -m tinyformer.translate train --steps 1200
+    python -m tinyformer.translate translate "안녕하세요, 만나서 반가워요" --beam 4
+
+Shapes: `B` batch, `S` source time, `T` target time, `L` layers, `H` heads, `V` vocab.
+Left out: subword regularisation, back-translation, checkpoint averaging.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .decoding import beam_search, greedy_decode, strip_special
+from .data import Batch, encode_pair, ko_en_length_split, ko_en_splits, make_batches, pad_sequences
+from .masks import padding_mask
+from .model import Transformer, TransformerConfig
+from .tokenizer import BPETokenizer
+from .train import TrainConfig, TrainResult, config_diff, load_checkpoint, save_checkpoint, train
+from .utils import seed_everything
+
+__all__ = [
+    "SPECIALS", "GREETING", "Recipe", "Translator", "translation_metrics", "build_tokenizers",
+    "encode_pairs", "make_get_batch", "translation_loss", "train_translator", "load_translator",
+    "load_or_train_translator", "default_checkpoint_path", "main",
+]
+
+SPECIALS = ("<pad>", "<sos>", "<eos>")
+GREETING = ("안녕하세요, 만나서 반가워요", "hey, good to know you")
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def default_checkpoint_path() -> Path:
+    return REPO_ROOT / "data" / "generated" / "translator-ko-en.pt"
+
+
+@dataclass
+class Recipe:
+    """Everything that decides the trained translator: data, tokenizers, model and training."""
+
+    n_pairs: int = 20_000           # training pairs drawn from the grammar
+    n_test: int = 500               # held-out pairs (unseen subject-predicate combinations)
+    data_seed: int = 0
+    src_vocab_size: int = 600       # BPE vocabulary per side (256 bytes + merges + 3 specials)
+    tgt_vocab_size: int = 600
+    d_model: int = 128
+    n_heads: int = 4
+    n_layers: int = 3               # encoder and decoder each
+    d_ff: int = 512
+    dropout: float = 0.1
+    batch_size: int = 64
+    steps: int = 1200
+    lr: float = 2e-3
+    warmup_steps: int = 100
+    label_smoothing: float = 0.1
+    seed: int = 0
+
+    def model_config(self, src_vocab: int, tgt_vocab: int, pad_id: int) -> TransformerConfig:
+        return TransformerConfig(src_vocab_size=src_vocab, tgt_vocab_size=tgt_vocab, d_model=self.d_model,
+                                 n_heads=self.n_heads, n_encoder_layers=self.n_layers, n_decoder_layers=self.n_layers,
+                                 d_ff=self.d_ff, dropout=self.dropout, max_len=128, pad_id=pad_id)
+
+    def train_config(self, **overrides: Any) -> TrainConfig:
+        base = dict(max_steps=self.steps, lr=self.lr, warmup_steps=self.warmup_steps, schedule="cosine",
+                    min_lr_ratio=0.05, grad_clip=1.0)
+        base.update(overrides)
+        return TrainConfig(**base)
+
+
+# ---------------------------------------------------------------------------------------------
+# tokenizers and batches
+
+
+def build_tokenizers(pairs: Sequence[tuple[str, str]], src_vocab_size: int, tgt_vocab_size: int) -> tuple[BPETokenizer, BPETokenizer]:
+    """One byte-level BPE per language, trained on that side of `pairs`, with `<pad>`, `<sos>`, `<eos>`."""
+    src_text = "\n".join(ko for ko, _ in pairs)
+    tgt_text = "\n".join(en for _, en in pairs)
+    src_tok = BPETokenizer.train(src_text, src_vocab_size, special_tokens=SPECIALS, progress=False)
+    tgt_tok = BPETokenizer.train(tgt_text, tgt_vocab_size, special_tokens=SPECIALS, progress=False)
+    return src_tok, tgt_tok
+
+
+def encode_pairs(pairs: Sequence[tuple[str, str]], src_tok: BPETokenizer, tgt_tok: BPETokenizer) -> list[tuple[list[int], list[int]]]:
+    """(ko ids + EOS, SOS + en ids + EOS) per pair, with `tinyformer.data.encode_pair`."""
+    sos, eos = _specials(src_tok, tgt_tok)[1:]
+    return [encode_pair(ko, en, src_tok, tgt_tok, sos, eos) for ko, en in pairs]
+
+
+def _specials(src_tok: BPETokenizer, tgt_tok: BPETokenizer) -> tuple[int, int, int]:
+    """(pad, sos, eos) ids, which both tokenizers must share (equal vocabulary sizes give equal ids)."""
+    ids = [tuple(tok.special_tokens[name] for name in SPECIALS) for tok in (src_tok, tgt_tok)]
+    if ids[0] != ids[1]:
+        raise ValueError(f"the source and target tokenizers give {SPECIALS} different ids ({ids[0]} vs {ids[1]}); "
+                         "train both with the same vocab_size")
+    return ids[0]
+
+
+def make_get_batch(examples: Sequence[tuple[list[int], list[int]]], batch_size: int, pad_id: int,
+                   seed: int = 0) -> Callable[[int], Batch]:
+    """`get_batch(step) -> Batch`: each epoch is `make_batches` (length-bucketed) with seed (seed, epoch).
+
+    The batch depends only on the step, so a resumed run sees exactly the data it would have seen.
+    """
+    if len(examples) < batch_size:
+        raise ValueError(f"batch_size={batch_size} is larger than the {len(examples)} examples")
+    epochs: dict[int, list[Batch]] = {}
+    per_epoch = -(-len(examples) // batch_size)                         # ceil: the last batch may be short
+
+    def get_batch(step: int) -> Batch:
+        epoch, i = divmod(step, per_epoch)
+        if epoch not in epochs:
+            epochs.clear()
+            epochs[epoch] = make_batches(examples, batch_size, pad_id, shuffle=True, seed=seed * 100_003 + epoch)
+        return epochs[epoch][i]
+
+    return get_batch
+
+
+def translation_loss(model: Transformer, batch: Batch, smoothing: float = 0.1) -> torch.Tensor:
+    """Teacher forcing: feed SOS w1 .. wn, predict w1 .. wn EOS; label-smoothed, padding ignored."""
+    logits = model(batch.src, batch.tgt_in, batch.src_mask)             # (B, T, V)
+    return F.cross_entropy(logits.reshape(-1, logits.size(-1)), batch.tgt_out.reshape(-1),
+                           ignore_index=model.config.pad_id, label_smoothing=smoothing)
+
+
+# ---------------------------------------------------------------------------------------------
+# scores
+
+
+def translation_metrics(hypotheses: Sequence[str], references: Sequence[str]) -> dict[str, float]:
+    """Corpus BLEU and chrF (sacrebleu, 0-100) and the exact-match rate in percent."""
+    import sacrebleu
+
+    if len(hypotheses) != len(references) or not references:
+        raise ValueError(f"need as many hypotheses as references (got {len(hypotheses)} and {len(references)}), at least one")
+    exact = 100.0 * sum(h.strip() == r.strip() for h, r in zip(hypotheses, references)) / len(references)
+    return {"bleu": sacrebleu.corpus_bleu(list(hypotheses), [list(references)]).score,
+            "chrf": sacrebleu.corpus_chrf(list(hypotheses), [list(references)]).score,
+            "exact": exact}
+
+
+# ---------------------------------------------------------------------------------------------
+# the translator
+
+
+@dataclass
+class Translator:
+    """A trained model with its two tokenizers: `translator(["안녕하세요"]) -> ["hey"]`."""
+
+    model: Transformer
+    src_tok: BPETokenizer
+    tgt_tok: BPETokenizer
+    recipe: Recipe = field(default_factory=Recipe)
+    max_len: int = 60
+
+    @property
+    def src_pad(self) -> int:
+        return self.src_tok.special_tokens["<pad>"]
+
+    def encode_source(self, sentences: Sequence[str]) -> torch.Tensor:
+        """(B, S) padded source ids, each sentence ending with EOS."""
+        eos = self.src_tok.special_tokens["<eos>"]
+        return pad_sequences([self.src_tok.encode(s) + [eos] for s in sentences], self.src_pad)
+
+    def decode_target(self, ids: torch.Tensor) -> list[str]:
+        sp = self.tgt_tok.special_tokens
+        return [self.tgt_tok.decode(strip_special(row, sp["<sos>"], sp["<eos>"], sp["<pad>"])) for row in ids]
+
+    def translate_ids(self, sentences: Sequence[str], beam_size: int = 1, length_penalty: float = 0.6) -> torch.Tensor:
+        """(B, 1 + L) target ids: SOS, tokens, EOS, padding."""
+        src = self.encode_source(sentences)
+        sp = self.tgt_tok.special_tokens
+        mask = padding_mask(src, self.src_pad)                         # (B, 1, 1, S)
+        if beam_size == 1:
+            return greedy_decode(self.model, src, self.max_len, sp["<sos>"], sp["<eos>"], src_mask=mask,
+                                 pad_id=sp["<pad>"])
+        return beam_search(self.model, src, beam_size, self.max_len, sp["<sos>"], sp["<eos>"],
+                           length_penalty=length_penalty, src_mask=mask, pad_id=sp["<pad>"])
+
+    def translate(self, sentences: Sequence[str] | str, beam_size: int = 1, batch_size: int = 256,
+                  length_penalty: float = 0.6) -> list[str] | str:
+        """English for each Korean sentence (a str in, a str out)."""
+        if isinstance(sentences, str):
+            return self.translate([sentences], beam_size, batch_size, length_penalty)[0]
+        out: list[str] = []
+        for i in range(0, len(sentences), batch_size):
+            out += self.decode_target(self.translate_ids(sentences[i:i + batch_size], beam_size, length_penalty))
+        return out
+
+    __call__ = translate
+
+    def evaluate(self, pairs: Sequence[tuple[str, str]], beam_size: int = 1) -> dict[str, float]:
+        """BLEU, chrF and exact match of the translations of `pairs` against their references."""
+        hyps = self.translate([ko for ko, _ in pairs], beam_size=beam_size)
+        return translation_metrics(hyps, [en for _, en in pairs])
+
+    def src_tokens(self, sentence: str) -> list[str]:
+        return [_show(self.src_tok, i) for i in self.src_tok.encode(sentence)] + ["<eos>"]
+
+    def cross_attention(self, sentence: str, beam_size: int = 1) -> tuple[list[str], list[str], torch.Tensor]:
+        """(source tokens, output tokens, weights (L, H, T, S)): where each output token looked in the source.
+
+        Row t is the decoder step that produced output token t (the last one is <eos>).
+        """
+        ids = self.translate_ids([sentence], beam_size)[0]
+        sp = self.tgt_tok.special_tokens
+        out = [sp["<sos>"]] + strip_special(ids, sp["<sos>"], sp["<eos>"], sp["<pad>"]) + [sp["<eos>"]]
+        src = self.encode_source([sentence])
+        mask = padding_mask(src, self.src_pad)
+        was_training = self.model.training
+        self.model.eval()
+        with torch.no_grad():
+            memory = self.model.encode(src, mask)
+            _, att = self.model.decode(torch.tensor([out[:-1]]), memory, mask, return_attention=True)
+        self.model.train(was_training)
+        weights = torch.stack([a[0] for a in att["cross"]])            # (L, H, T, S)
+        return self.src_tokens(sentence), [_show(self.tgt_tok, i) for i in out[1:]], weights
+
+
+def _show(tok: BPETokenizer, i: int) -> str:
+    """A token as readable text (special tokens by name, a space shown as ·)."""
+    text = tok.token_bytes(i).decode("utf-8", errors="replace")
+    return text.replace(" ", "·") if text.strip() else text.replace(" ", "·") or "∅"
+
+
+# ---------------------------------------------------------------------------------------------
+# training, saving, loading
+
+
+def _data(recipe: Recipe):
+    return ko_en_splits(n_train=recipe.n_pairs, n_test=recipe.n_test, seed=recipe.data_seed)
+
+
+def train_translator(recipe: Recipe = Recipe(), *, eval_pairs: Sequence[tuple[str, str]] | None = None,
+                     eval_every: int = 0, eval_size: int = 300, progress: bool = True, max_seconds: float | None = None,
+                     checkpoint_path: str | Path | None = None, resume: bool = False,
+                     on_eval: Callable[[dict[str, float]], None] | None = None,
+                     train_pairs: Sequence[tuple[str, str]] | None = None) -> tuple[Translator, TrainResult]:
+    """Train the translator of `recipe` from scratch (deterministic: seeded data, init and dropout)."""
+    if train_pairs is None:
+        splits = _data(recipe)
+        train_pairs = splits.train
+        if eval_pairs is None:
+            eval_pairs = splits.test
+    seed_everything(recipe.seed)
+    src_tok, tgt_tok = build_tokenizers(train_pairs, recipe.src_vocab_size, recipe.tgt_vocab_size)
+    examples = encode_pairs(train_pairs, src_tok, tgt_tok)
+    pad = _specials(src_tok, tgt_tok)[0]
+    seed_everything(recipe.seed)
+    config = recipe.model_config(src_tok.vocab_size, tgt_tok.vocab_size, pad)
+    model = Transformer(config)
+    translator = Translator(model, src_tok, tgt_tok, recipe)
+    get_batch = make_get_batch(examples, recipe.batch_size, pad, seed=recipe.seed)
+    subset = list(eval_pairs or [])[:eval_size]
+    eval_fn = (lambda m: translator.evaluate(subset)) if subset else None
+    tcfg = recipe.train_config(eval_every=eval_every, progress=progress, max_seconds=max_seconds,
+                               checkpoint_path=str(checkpoint_path) if checkpoint_path else None)
+    result = train(model, get_batch, lambda m, b: translation_loss(m, b, recipe.label_smoothing), tcfg,
+                   eval_fn=eval_fn, model_config=config, resume=resume, on_eval=on_eval)
+    model.eval()
+    return translator, result
+
+
+def save_translator(path: str | Path, translator: Translator, result: TrainResult | None = None) -> Path:
+    """Model, both tokenizers (as their JSON) and the recipe in one checkpoint file, written atomically."""
+    import tempfile
+
+    toks = {}
+    for name, tok in (("src", translator.src_tok), ("tgt", translator.tgt_tok)):
+        with tempfile.TemporaryDirectory() as d:
+            tok.save(Path(d) / "tok.json")
+            toks[name] = (Path(d) / "tok.json").read_text(encoding="utf-8")
+    extra = {"recipe": asdict(translator.recipe), "src_tokenizer": toks["src"], "tgt_tokenizer": toks["tgt"]}
+    return save_checkpoint(path, translator.model, model_config=translator.model.config, extra=extra,
+                           step=result.step if result else 0, losses=result.losses if result else None,
+                           evals=result.evals if result else None)
+
+
+def load_translator(path: str | Path, recipe: Recipe | None = None) -> Translator:
+    """Read a translator saved by `save_translator`; with `recipe`, refuse one trained differently."""
+    import tempfile
+
+    state = torch.load(Path(path), map_location="cpu", weights_only=True)
+    saved = state["extra"]["recipe"]
+    if recipe is not None:
+        diff = config_diff(saved, asdict(recipe))
+        if diff:
+            raise ValueError(f"{Path(path).name} was trained with a different recipe: " + "; ".join(diff))
+    toks = []
+    for key in ("src_tokenizer", "tgt_tokenizer"):
+        with tempfile.TemporaryDirectory() as d:
+            (Path(d) / "tok.json").write_text(state["extra"][key], encoding="utf-8")
+            toks.append(BPETokenizer.load(Path(d) / "tok.json"))
+    config = TransformerConfig(**state["model_config"])
+    model = Transformer(config)
+    model.load_state_dict(state["model"])
+    model.eval()
+    known = {f.name for f in fields(Recipe)}
+    return Translator(model, toks[0], toks[1], Recipe(**{k: v for k, v in saved.items() if k in known}))
+
+
+def load_or_train_translator(path: str | Path | None = None, recipe: Recipe = Recipe(), *, progress: bool = True,
+                             save: bool = True) -> Translator:
+    """The notebook-07 translator: loaded from `path` if it holds this recipe, else trained (about 2 CPU minutes)."""
+    path = Path(path) if path is not None else default_checkpoint_path()
+    if path.is_file():
+        try:
+            return load_translator(path, recipe)
+        except ValueError:
+            pass                                                       # trained differently: train again
+    translator, result = train_translator(recipe, progress=progress)
+    if save:
+        save_translator(path, translator, result)
+    return translator
+
+
+# ---------------------------------------------------------------------------------------------
+# command line
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m tinyformer.translate",
+                                description="Train the Korean→English transformer of notebook 07, or translate with it.")
+    sub = p.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train from scratch (or resume) and save a checkpoint")
+    d = Recipe()
+    t.add_argument("--steps", type=int, default=d.steps, help=f"training steps (default {d.steps})")
+    t.add_argument("--pairs", type=int, default=d.n_pairs, help=f"training pairs (default {d.n_pairs})")
+    t.add_argument("--d-model", type=int, default=d.d_model, help=f"model width (default {d.d_model})")
+    t.add_argument("--layers", type=int, default=d.n_layers, help=f"encoder and decoder layers (default {d.n_layers})")
+    t.add_argument("--batch-size", type=int, default=d.batch_size, help=f"(default {d.batch_size})")
+    t.add_argument("--lr", type=float, default=d.lr, help=f"peak learning rate (default {d.lr})")
+    t.add_argument("--seed", type=int, default=d.seed, help=f"(default {d.seed})")
+    t.add_argument("--eval-every", type=int, default=200, help="score the held-out split every N steps (default 200)")
+    t.add_argument("--checkpoint", type=Path, default=default_checkpoint_path(), help="where to save (default %(default)s)")
+    t.add_argument("--resume", action="store_true", help="continue from the run state saved next to the checkpoint")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    s = sub.add_parser("translate", help="translate Korean sentences with a saved checkpoint")
+    s.add_argument("sentences", nargs="*", help="Korean sentences (default: read one per line from stdin)")
+    s.add_argument("--checkpoint", type=Path, default=default_checkpoint_path(), help="(default %(default)s)")
+    s.add_argument("--beam", type=int, default=1, help="beam size; 1 = greedy (default 1)")
+    s.add_argument("--length-penalty", type=float, default=0.6, help="GNMT alpha for beam search (default 0.6)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "train":
+        recipe = replace(Recipe(), steps=args.steps, n_pairs=args.pairs, d_model=args.d_model, n_layers=args.layers,
+                         batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+        run_state = args.checkpoint.with_suffix(".run.pt")
+
+        def show(m: dict[str, float]) -> None:
+            print(f"step {m['step']:5d}  held-out BLEU {m['bleu']:6.2f}  chrF {m['chrf']:6.2f}  exact {m['exact']:5.1f}%",
+                  flush=True)
+
+        translator, result = train_translator(recipe, eval_every=args.eval_every, progress=not args.no_progress,
+                                              checkpoint_path=run_state, resume=args.resume, on_eval=show)
+        save_translator(args.checkpoint, translator, result)
+        print(f"saved {args.checkpoint} after {result.step} steps in {result.seconds:.0f} s")
+        return 0
+    if not args.checkpoint.is_file():
+        print(f"no checkpoint at {args.checkpoint}; run `python -m tinyformer.translate train` first", file=sys.stderr)
+        return 1
+    if args.beam < 1:
+        print(f"--beam={args.beam} must be >= 1", file=sys.stderr)
+        return 2
+    translator = load_translator(args.checkpoint)
+    sentences = args.sentences or [line.strip() for line in sys.stdin if line.strip()]
+    for ko, en in zip(sentences, translator.translate(sentences, beam_size=args.beam, length_penalty=args.length_penalty)):
+        print(f"{ko}\t{en}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
