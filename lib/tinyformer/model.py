@@ -121,11 +121,19 @@ class Transformer(nn.Module):
         if c.tie_embeddings:
             self.generator.weight = self.tgt_embed.weight  # one (V, C) matrix for input and output
 
+    def source_mask(self, src: torch.Tensor) -> torch.Tensor | None:
+        """padding_mask(src, pad_id) (B, 1, 1, S), or None when src holds no padding (nothing to hide)."""
+        mask = padding_mask(src, self.config.pad_id)  # (B, 1, 1, S)
+        return None if bool(mask.all()) else mask
+
     def encode(self, src: torch.Tensor, src_mask: torch.Tensor | None = None, return_attention: bool = False):
-        """src (B, S) -> memory (B, S, C); with return_attention also a list of (B, H, S, S) per layer."""
+        """src (B, S) -> memory (B, S, C); with return_attention also a list of (B, H, S, S) per layer.
+
+        `src_mask` defaults to `self.source_mask(src)`: the padding mask, None without padding.
+        """
         _check_ids("src", src, self.config.max_len)
         if src_mask is None:
-            src_mask = padding_mask(src, self.config.pad_id)  # (B, 1, 1, S)
+            src_mask = self.source_mask(src)
         S = src.shape[1]
         x = self.dropout(self.src_embed(src) + self.src_pos(S))  # (B, S, C)
         for layer in self.encoder_layers:
@@ -167,7 +175,7 @@ class Transformer(nn.Module):
         if src.shape[0] != tgt.shape[0]:
             raise ValueError(f"src and tgt must have the same batch size: src has {src.shape[0]}, tgt has {tgt.shape[0]}")
         if src_mask is None:
-            src_mask = padding_mask(src, self.config.pad_id)  # (B, 1, 1, S)
+            src_mask = self.source_mask(src)
         memory = self.encode(src, src_mask)
         return self.decode(tgt, memory, src_mask)
 
