@@ -124,8 +124,14 @@ def rank_file(tmp_path_factory, docs):
     return path
 
 
-def test_from_tiktoken_matches_tiktoken_on_docs(rank_file, docs):
-    ours, ref = BPETokenizer.from_tiktoken(rank_file), tiktoken_from_file(rank_file)
+@pytest.fixture(scope="module")
+def small_gpt2(rank_file):
+    """(ours, tiktoken) built from the same small GPT-2-style rank file."""
+    return BPETokenizer.from_tiktoken(rank_file), tiktoken_from_file(rank_file)
+
+
+def test_from_tiktoken_matches_tiktoken_on_docs(small_gpt2, docs):
+    ours, ref = small_gpt2
     text = docs[100_000:160_000] + SAMPLE
     assert ours.encode(text) == ref.encode(text)
     with_special = "hello<|endoftext|>world <|endoftext|>"
@@ -136,21 +142,28 @@ def test_from_tiktoken_matches_tiktoken_on_docs(rank_file, docs):
 
 @settings(max_examples=150, deadline=None)
 @given(st.text(max_size=80) | st.text(alphabet=" \n\tabetxyz0123'.,!안녕😀", max_size=80))
-def test_from_tiktoken_matches_tiktoken_on_any_text(rank_file, text):
-    ours, ref = BPETokenizer.from_tiktoken(rank_file), tiktoken_from_file(rank_file)
+def test_from_tiktoken_matches_tiktoken_on_any_text(small_gpt2, text):
+    ours, ref = small_gpt2
     assert ours.encode(text, disallowed_special=()) == ref.encode(text, disallowed_special=())
     assert ours.encode(text, allowed_special="all") == ref.encode(text, allowed_special="all")
 
 
-@settings(max_examples=100, deadline=None)
-@given(st.text(alphabet="abcx ", max_size=40))
-def test_from_tiktoken_matches_tiktoken_on_odd_rank_file(tmp_path_factory, text):
+@pytest.fixture(scope="module")
+def odd_pair(tmp_path_factory):
     """A rank file no BPE run would make: 'abc' = 'ab'+'c' but 'bc' ranks first, and 'xc' is unreachable."""
     path = tmp_path_factory.mktemp("odd") / "odd.tiktoken"
     ranks = {bytes([b]): b for b in range(256)}
     ranks.update({b"bc": 256, b"ab": 257, b"abc": 258, b"xc": 259, b" a": 260, b" abc": 261})
     write_rank_file(path, ranks)
-    assert BPETokenizer.from_tiktoken(path).encode(text) == tiktoken_from_file(path).encode(text)
+    return BPETokenizer.from_tiktoken(path), tiktoken_from_file(path)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(alphabet="abcx ", max_size=40))
+def test_from_tiktoken_matches_tiktoken_on_odd_rank_file(odd_pair, text):
+    ours, ref = odd_pair
+    assert ours.encode(text) == ref.encode(text)
+    assert ours.encode("abc") == [258] and ours.encode("xc") == [259]  # whole-chunk lookup, as tiktoken
 
 
 # ---- hand-worked ---------------------------------------------------------------------------------
