@@ -68,19 +68,6 @@ def _byte_order(tie_break: str) -> list[int]:
     return rank
 
 
-def _merge(ids: list[int], a: int, b: int, new_id: int) -> list[int]:
-    """Replace every non-overlapping (a, b) in `ids`, left to right, by `new_id`."""
-    out, i, n = [], 0, len(ids)
-    while i < n:
-        if ids[i] == a and i + 1 < n and ids[i + 1] == b:
-            out.append(new_id)
-            i += 2
-        else:
-            out.append(ids[i])
-            i += 1
-    return out
-
-
 def _learn_merges(chunks: Mapping[bytes, int], n_tokens: int, tie_break: str, progress: bool) -> list[tuple[int, int, int]]:
     """Merges (a, b, new_id) in the order learned, until the vocabulary has `n_tokens` tokens."""
     words = [list(w) for w in chunks]  # distinct chunks as ids; bytes 0..255 are ids 0..255
