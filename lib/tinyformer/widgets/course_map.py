@@ -46,7 +46,14 @@ def stage_caption(trace: PipelineTrace, stage: str) -> str:
     return f"<b>{stage}</b>: {what}. Built for real in <code>{STAGE_NOTEBOOKS[stage]}</code>."
 
 
-def course_map_widget(tokenizer: Tokenizer, sentences: dict[str, str] | None = None, stage: str = "tokens", d_model: int = 16, seed: int = 0) -> widgets.VBox:
+def course_map_widget(
+    tokenizer: Tokenizer,
+    sentences: dict[str, str] | None = None,
+    stage: str = "tokens",
+    d_model: int = 16,
+    seed: int = 0,
+    dpi: int = 96,
+) -> widgets.VBox:
     """Toggle buttons for the stage, a dropdown for the sentence, a caption and the stage's figure.
 
     The returned box has attributes `stage`, `sentence` (the controls), `caption` and `image`.
@@ -67,12 +74,13 @@ def course_map_widget(tokenizer: Tokenizer, sentences: dict[str, str] | None = N
     stage_buttons.style.button_width = "90px"
     sentence = widgets.Dropdown(options=list(sentences.items()), description="sentence")
     caption = widgets.HTML()
-    image = widgets.Image(format="png")
+    image = widgets.Image(format="png", layout=widgets.Layout(align_self="flex-start"))  # natural size, not stretched to the box
 
     def redraw(_change=None) -> None:
         trace = trace_of(sentence.value)
+        png = stage_png(trace, stage_buttons.value, tokenizer, dpi=dpi)  # draw first, then update both at once
+        image.value = png
         caption.value = stage_caption(trace, stage_buttons.value)
-        image.value = stage_png(trace, stage_buttons.value, tokenizer)
 
     stage_buttons.observe(redraw, names="value")
     sentence.observe(redraw, names="value")

@@ -1,0 +1,233 @@
+"""Real-browser check: each notebook's widget works in JupyterLab as a learner would use it.
+
+For every notebook in `INTERACTIONS`, the test opens it in JupyterLab (headless Chromium), runs all
+cells from the Run menu, waits for the kernel, then for each row: moves one control like a learner
+(click, choose, arrow keys), and asserts that the widget's output changed and that no "Loading
+widget" / "Error displaying widget" text and no error output is on the page. Screenshots of the
+widget before and after each step go to tests/browser/screenshots/ (git-ignored): look at them.
+
+To cover another notebook's widget, add one row to `INTERACTIONS`:
+
+    Interaction("05-multi-head-attention.ipynb", kind="dropdown", label="head", value="2"),
+
+- `kind` is how the learner moves the control:
+  "toggle"   click the button whose text is `value` in the ToggleButtons described `label`;
+  "dropdown" choose the option whose text is `value` in the Dropdown described `label`;
+  "slider"   focus the handle of the slider described `label` and press `value` keys,
+             e.g. "ArrowRight*3" or "End";
+  "checkbox" click the checkbox described `label` (`value` unused);
+  "text"     type `value` into the text box described `label` and press Enter.
+- `label` is the control's `description` as shown next to it.
+- `output` is a CSS selector for what must change, inside the same cell's output (default: images,
+  HTML widgets and Output widgets).
+Rows of the same notebook run in order on one opened notebook.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.browser
+
+
+@dataclass(frozen=True)
+class Interaction:
+    notebook: str
+    kind: str
+    label: str
+    value: str = ""
+    output: str = "img, .widget-html-content, .jupyter-widgets-output-area"
+
+
+INTERACTIONS = [
+    Interaction("00-course-map.ipynb", kind="toggle", label="stage", value="attention", output="img"),
+    Interaction("00-course-map.ipynb", kind="dropdown", label="sentence", value="Korean", output="img"),
+]
+
+RUN_TIMEOUT_S = 240  # the slowest notebook's budget (180 s) plus slack; 00 needs about 10 s
+STEP_TIMEOUT_MS = 30_000
+BAD_TEXTS = ("Loading widget", "Error displaying widget")
+NOTEBOOKS = sorted({i.notebook for i in INTERACTIONS})
+
+CONTROL_CLASS = {
+    "toggle": "widget-toggle-buttons",
+    "dropdown": "widget-dropdown",
+    "slider": "widget-slider",
+    "checkbox": "widget-checkbox",
+    "text": "widget-text",
+}
+
+
+# ---------------------------------------------------------------- page helpers
+
+
+def page_text(page, n: int = 3000) -> str:
+    try:
+        text = page.inner_text("body", timeout=5_000)
+    except Exception as e:  # the page itself may be what broke
+        return f"(could not read the page: {e})"
+    return text[-n:]
+
+
+def fail(page, server, message: str) -> None:
+    pytest.fail(f"{message}\n--- page text (end) ---\n{page_text(page)}\n--- server log (end) ---\n{server.log_tail(20)}")
+
+
+def wait_until(page, server, condition, what: str, timeout_s: float) -> None:
+    """Poll `condition()` until true; fail with `what` and the page text after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            fail(page, server, f"timed out after {timeout_s:.0f} s waiting for {what}")
+        page.wait_for_timeout(250)
+
+
+STATE_JS = """() => {
+  const prompts = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')].map(p => p.textContent.trim());
+  const kernel = [...document.querySelectorAll('.jp-StatusBar-TextItem')].map(e => e.textContent.trim()).find(t => t.includes(' | '));
+  return {prompts, kernel: kernel || ''};
+}"""
+
+
+def kernel_idle(page) -> bool:
+    """The status bar says e.g. 'Python 3 (ipykernel) | Idle'; accept the kernel dialog if JupyterLab asks."""
+    dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
+    if dialog.count() and dialog.first.is_visible():
+        dialog.locator(".jp-Dialog-button.jp-mod-accept").click()  # "Select": the notebook's own kernel
+    kernel = page.evaluate(STATE_JS)["kernel"]
+    return kernel.endswith("| Idle") and not kernel.startswith("No Kernel")
+
+
+def menu(page, top: str, item: str) -> None:
+    """Click menu `top` in the menu bar, then its entry `item`, as a learner would."""
+    page.locator(".lm-MenuBar-item", has_text=re.compile(rf"^{re.escape(top)}$")).click()
+    label = page.locator(".lm-Menu-itemLabel", has_text=re.compile(rf"^{re.escape(item)}$"))
+    page.locator(".lm-Menu-item").filter(has=label).click()
+
+
+def run_all_cells(page, server, n_code_cells: int) -> None:
+    """Clear the stored outputs, run every cell from the Run menu, wait until all ran and the kernel is idle."""
+    menu(page, "Edit", "Clear Outputs of All Cells")  # so stored prompts and widgets cannot pass for new ones
+    wait_until(page, server, lambda: not any(re.fullmatch(r"\[\d+\]:", p) for p in page.evaluate(STATE_JS)["prompts"]),
+               "the stored outputs to clear", 30)
+    menu(page, "Run", "Run All Cells")
+
+    def done() -> bool:
+        prompts = page.evaluate(STATE_JS)["prompts"]
+        ran = sum(bool(re.fullmatch(r"\[\d+\]:", p)) for p in prompts)
+        return ran >= n_code_cells and "[*]:" not in prompts and kernel_idle(page)
+
+    wait_until(page, server, done, f"all {n_code_cells} code cells to run and the kernel to be idle", RUN_TIMEOUT_S)
+
+
+def control(page, step: Interaction):
+    """The widget control of `step`: a control of its kind whose description label is `step.label`."""
+    cls = CONTROL_CLASS.get(step.kind)
+    if cls is None:
+        pytest.fail(f"unknown interaction kind {step.kind!r}; use one of {sorted(CONTROL_CLASS)}")
+    label = page.locator(".widget-label", has_text=re.compile(rf"^\s*{re.escape(step.label)}\s*$"))
+    return page.locator(f".jupyter-widgets.{cls}, .lm-Widget.{cls}").filter(has=label).first
+
+
+def snapshot(area, selector: str) -> list[str]:
+    """What the learner sees of the widget's output: each matching element's HTML (images by src)."""
+    return area.locator(selector).evaluate_all("els => els.map(e => e.tagName === 'IMG' ? 'img:' + e.src : e.innerHTML)")
+
+
+def act(page, ctl, step: Interaction) -> None:
+    if step.kind == "toggle":
+        ctl.locator("button", has_text=re.compile(rf"^\s*{re.escape(step.value)}\s*$")).click()
+    elif step.kind == "dropdown":
+        select = ctl.locator("select")
+        option = select.locator("option", has_text=step.value).first  # option text uses &nbsp; for spaces
+        select.select_option(value=option.get_attribute("value"))
+    elif step.kind == "slider":
+        handle = ctl.locator(".noUi-handle, input[type=range]").first
+        handle.focus()
+        key, _, times = step.value.partition("*")
+        for _ in range(int(times or 1)):
+            page.keyboard.press(key)
+    elif step.kind == "checkbox":
+        ctl.locator("input[type=checkbox]").click()
+    elif step.kind == "text":
+        box = ctl.locator("input, textarea").first
+        box.fill(step.value)
+        box.press("Enter")
+
+
+def wait_settled(page, server, area, selector: str, quiet_ms: int = 1000) -> None:
+    """Wait until the kernel is idle and the output has not changed for `quiet_ms` (all updates arrived)."""
+    deadline = time.monotonic() + 30
+    last = snapshot(area, selector)
+    while True:
+        page.wait_for_timeout(quiet_ms)
+        now = snapshot(area, selector)
+        if now == last and kernel_idle(page):
+            return
+        if time.monotonic() > deadline:
+            fail(page, server, "the widget kept changing for 30 s after one interaction")
+        last = now
+
+
+def assert_no_widget_errors(page, server, where: str) -> None:
+    body = page_text(page, n=10**7)
+    for bad in BAD_TEXTS:
+        if bad in body:
+            fail(page, server, f"{where}: the page shows {bad!r}")
+    errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']")
+    if errors.count():
+        fail(page, server, f"{where}: a cell raised an error: {errors.first.inner_text()[:1000]}")
+
+
+# ---------------------------------------------------------------- the test
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_widgets_respond_in_jupyterlab(notebook, lab_server, page, screenshots):
+    import nbformat
+
+    path = REPO_ROOT / "notebooks" / notebook
+    stored = path.read_bytes()
+    n_code = sum(1 for c in nbformat.reads(stored.decode(), as_version=4).cells if c.cell_type == "code" and c.source.strip())
+    stem = notebook.removesuffix(".ipynb")
+    try:
+        page.set_default_timeout(STEP_TIMEOUT_MS)
+        page.goto(lab_server.notebook_url(f"notebooks/{notebook}"), timeout=90_000)
+        page.locator(".jp-NotebookPanel .jp-Notebook").wait_for(state="visible", timeout=90_000)
+        wait_until(page, lab_server, lambda: kernel_idle(page), "the kernel to start", 90)
+        run_all_cells(page, lab_server, n_code)
+        page.screenshot(path=str(screenshots / f"{stem}_0_after_run_all.png"))
+
+        for n, step in enumerate((s for s in INTERACTIONS if s.notebook == notebook), 1):
+            ctl = control(page, step)
+            try:
+                ctl.wait_for(state="visible", timeout=STEP_TIMEOUT_MS)
+            except Exception:
+                fail(page, lab_server, f"{notebook}: no {step.kind} control described {step.label!r} became visible")
+            ctl.scroll_into_view_if_needed()
+            # the output area of the cell holding the control
+            area = ctl.locator("xpath=ancestor::div[contains(concat(' ', @class, ' '), ' jp-OutputArea-output ')][1]")
+            page.wait_for_timeout(500)  # let images finish loading before the screenshot
+            assert_no_widget_errors(page, lab_server, f"{notebook} before step {n}")
+            before = snapshot(area, step.output)
+            if not before:
+                fail(page, lab_server, f"{notebook}: nothing matches output selector {step.output!r} in the widget's cell")
+            area.screenshot(path=str(screenshots / f"{stem}_{n}_{step.kind}_{step.label}_before.png"))
+
+            act(page, ctl, step)
+            wait_until(page, lab_server, lambda: snapshot(area, step.output) != before,
+                       f"the widget's output to change after {step.kind} {step.label!r} -> {step.value!r}", 30)
+            wait_settled(page, lab_server, area, step.output)
+            area.screenshot(path=str(screenshots / f"{stem}_{n}_{step.kind}_{step.label}_after.png"))
+            assert_no_widget_errors(page, lab_server, f"{notebook} after step {n}")
+    finally:
+        if path.read_bytes() != stored:  # never leave the committed notebook changed by the browser
+            path.write_bytes(stored)
+            pytest.fail(f"JupyterLab rewrote {notebook} during the test (restored it): is autosave off?")
