@@ -253,3 +253,17 @@ def test_real_transformer_greedy_cache_matches_no_cache_and_padding():
     beam = beam_search(model, src, 3, 12, SOS, EOS)
     beam_alone = beam_search(model, src[1:, :2], 3, 12, SOS, EOS)
     assert strip_special(beam[1], SOS, EOS, PAD) == strip_special(beam_alone[0], SOS, EOS, PAD)
+
+
+def test_real_transformer_beam_cache_matches_no_cache():
+    """The cache must follow the beams (reorder); same sequences and scores as re-running every prefix."""
+    model = _real_model()
+    with torch.no_grad():
+        model.generator.weight.mul_(4)                                    # the next token depends on the history
+        model.generator.bias[EOS] = -3.0                                  # long outputs: beams really diverge
+    src = torch.tensor([[3, 4, 5, 6], [7, 8, 9, 0], [10, 3, 0, 0]])
+    for alpha in (0.0, 0.6):
+        a, sa = beam_search(model, src, 4, 10, SOS, EOS, length_penalty=alpha, use_cache=True, return_scores=True)
+        b, sb = beam_search(model, src, 4, 10, SOS, EOS, length_penalty=alpha, use_cache=False, return_scores=True)
+        assert a.tolist() == b.tolist()
+        torch.testing.assert_close(sa, sb, atol=1e-5, rtol=1e-5)

@@ -8,8 +8,8 @@ Both stop a row at EOS and stop the batch when every row is done.
 
 Encoder-decoder models need `encode(src, src_mask) -> memory` and
 `decode(tgt, memory, src_mask, cache=None) -> logits`; decoder-only models need `model(idx) -> logits`.
-Greedy uses the model's KV cache when it has `new_cache`; beam search re-runs the decoder on each
-prefix (simple and exact; sentences here are short). Left out: sampling (see `tinyformer.sampling`),
+Both use the model's KV cache when it has `new_cache` (beam search reorders it to follow the
+beams); without one they re-run the decoder on the whole prefix each step. Left out: sampling (see `tinyformer.sampling`),
 coverage penalties, constrained decoding.
 Shapes: `B` batch, `K` beams, `S` source time, `T` target time, `C` d_model, `V` vocab.
 """
@@ -102,9 +102,12 @@ def greedy_decode(model: nn.Module, src: torch.Tensor, max_len: int, sos_id: int
     return ys
 
 
-def _beam_core(step_fn: Callable[[torch.Tensor], torch.Tensor], start: torch.Tensor, beam_size: int,
-               max_new: int, eos_id: int | None, alpha: float, pad: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Beam search over continuations of `start` (B, t0); `step_fn(prefixes (B*K, t)) -> log-probs (B*K, V)`.
+def _beam_core(step_fn: Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor], start: torch.Tensor,
+               beam_size: int, max_new: int, eos_id: int | None, alpha: float, pad: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Beam search over continuations of `start` (B, t0).
+
+    `step_fn(prefixes (B*K, t), parents) -> log-probs (B*K, V)`; `parents` (B*K,) says which row of the
+    previous step each prefix extends (None at the first step), so a KV cache can follow the beams.
 
     Returns the best sequence per row (B, t0 + L), padded with `pad`, and its length-penalised score (B,).
     """
@@ -116,8 +119,9 @@ def _beam_core(step_fn: Callable[[torch.Tensor], torch.Tensor], start: torch.Ten
     finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(B)]
     done = [False] * B
     lp_max = length_penalty(max_new, alpha)
+    parents: torch.Tensor | None = None
     for t in range(1, max_new + 1):
-        logp = step_fn(seqs).float()                                   # (B*K, V)
+        logp = step_fn(seqs, parents).float()                          # (B*K, V)
         V = logp.size(-1)
         cand = (scores[:, :, None] + logp.view(B, K, V)).view(B, K * V)   # (B, K*V)
         top_scores, top_idx = cand.topk(min(2 * K, K * V), dim=-1)     # (B, 2K)
@@ -148,7 +152,8 @@ def _beam_core(step_fn: Callable[[torch.Tensor], torch.Tensor], start: torch.Ten
                 new_scores.append(s)
         if all(done):
             break
-        seqs = torch.cat([seqs[rows], torch.tensor(toks, device=seqs.device)[:, None]], dim=1)   # (B*K, t0 + t)
+        parents = torch.tensor(rows, device=seqs.device)
+        seqs = torch.cat([seqs[parents], torch.tensor(toks, device=seqs.device)[:, None]], dim=1)   # (B*K, t0 + t)
         scores = torch.tensor(new_scores, device=start.device).view(B, K)
     for b in range(B):                                                 # rows cut at max_new keep their live beams
         if not done[b]:
@@ -166,11 +171,12 @@ def _beam_core(step_fn: Callable[[torch.Tensor], torch.Tensor], start: torch.Ten
 
 def beam_search(model: nn.Module, src: torch.Tensor, beam_size: int, max_len: int, sos_id: int, eos_id: int, *,
                 length_penalty: float = 0.6, src_mask: torch.Tensor | None = None, pad_id: int | None = None,
-                return_scores: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+                use_cache: bool = True, return_scores: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Beam search for an encoder-decoder model. Returns (B, 1 + L) ids like `greedy_decode`.
 
     `length_penalty` is GNMT's alpha (0 = raw log-probability). With `return_scores=True` also the
-    (B,) score log p / lp(L) of each returned sentence.
+    (B,) score log p / lp(L) of each returned sentence. With the model's KV cache (if it has one
+    with `reorder`), each step feeds only the new tokens and the cache follows the surviving beams.
     """
     _check_common(src, max_len, sos_id, eos_id)
     if not isinstance(beam_size, int) or beam_size < 1:
@@ -186,8 +192,15 @@ def beam_search(model: nn.Module, src: torch.Tensor, beam_size: int, max_len: in
         memory = memory.repeat_interleave(beam_size, dim=0)            # (B*K, S, C)
         mask = src_mask.repeat_interleave(beam_size, dim=0) if src_mask.size(0) == B else src_mask
 
-        def step(prefixes: torch.Tensor) -> torch.Tensor:
-            logits = model.decode(prefixes, memory, mask)              # (B*K, T, V)
+        cache = model.new_cache(B * beam_size, max_len + 1) if use_cache and hasattr(model, "new_cache") else None
+
+        def step(prefixes: torch.Tensor, parents: torch.Tensor | None) -> torch.Tensor:
+            if cache is None:
+                logits = model.decode(prefixes, memory, mask)          # (B*K, T, V): the whole prefix again
+            else:
+                if parents is not None:
+                    cache.reorder(parents)                             # each beam inherits its parent's keys/values
+                logits = model.decode(prefixes[:, -1:], memory, mask, cache=cache)   # (B*K, 1, V)
             return torch.log_softmax(logits[:, -1].float(), dim=-1)    # (B*K, V)
 
         start = torch.full((B, 1), sos_id, dtype=torch.long, device=src.device)
@@ -215,7 +228,7 @@ def beam_search_lm(model: nn.Module, prompt_ids: Sequence[int] | torch.Tensor, b
         raise ValueError(f"max_new_tokens={max_new_tokens!r} must be a positive int")
     block = block_size or getattr(getattr(model, "config", None), "block_size", None)
 
-    def step(prefixes: torch.Tensor) -> torch.Tensor:
+    def step(prefixes: torch.Tensor, parents: torch.Tensor | None) -> torch.Tensor:
         context = prefixes if block is None else prefixes[:, -block:]  # (B*K, <= block)
         return torch.log_softmax(model(context)[:, -1].float(), dim=-1)   # (B*K, V)
 

@@ -67,7 +67,7 @@ class TrainConfig:
     eval_every: int = 0                # 0 = only at the end (if an eval_fn is given)
     checkpoint_every: int = 0          # 0 = only at the end (if a checkpoint_path is given)
     checkpoint_path: str | None = None
-    max_seconds: float | None = None   # stop early after this much wall-clock time (benchmarks)
+    max_seconds: float | None = None   # stop after this much wall-clock training time (evaluation not counted)
     progress: bool = True              # tqdm bar with the live loss
     log_every: int = 10                # how often the bar's loss is refreshed
 
@@ -96,7 +96,7 @@ class TrainResult:
     step: int
     losses: list[float] = field(default_factory=list)
     evals: list[dict[str, float]] = field(default_factory=list)   # each has a "step" key
-    seconds: float = 0.0
+    seconds: float = 0.0                                          # training time, evaluation excluded
     resumed_from: int | None = None
 
 
@@ -319,8 +319,13 @@ def train(model: nn.Module, get_batch: Callable[[int], Any], loss_fn: Callable[[
                             model_config=model_config, train_config=config, losses=result.losses,
                             evals=result.evals)
 
+    eval_seconds = 0.0
+
     def evaluate() -> None:
+        nonlocal eval_seconds
+        t = time.perf_counter()
         metrics = _evaluate(model, eval_fn, result.step)
+        eval_seconds += time.perf_counter() - t
         result.evals.append(metrics)
         if on_eval is not None:
             on_eval(metrics)
@@ -343,7 +348,7 @@ def train(model: nn.Module, get_batch: Callable[[int], Any], loss_fn: Callable[[
         if result.step % config.log_every == 0 or result.step == config.max_steps:
             recent = result.losses[-config.log_every:]
             bar.set_postfix(loss=f"{sum(recent) / len(recent):.4f}", lr=f"{scheduler.get_last_lr()[0]:.2e}")
-        out_of_time = config.max_seconds is not None and time.perf_counter() - start > config.max_seconds
+        out_of_time = config.max_seconds is not None and time.perf_counter() - start - eval_seconds > config.max_seconds
         last = result.step == config.max_steps or out_of_time
         if eval_fn is not None and ((config.eval_every and result.step % config.eval_every == 0) or last):
             evaluate()
@@ -352,5 +357,5 @@ def train(model: nn.Module, get_batch: Callable[[int], Any], loss_fn: Callable[[
         if out_of_time:
             break
     bar.close()
-    result.seconds = time.perf_counter() - start
+    result.seconds = time.perf_counter() - start - eval_seconds
     return result

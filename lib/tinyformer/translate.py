@@ -70,6 +70,7 @@ class Recipe:
     warmup_steps: int = 100
     label_smoothing: float = 0.1
     seed: int = 0
+    threads: int = 1                # torch threads while training: 1 gives the same model on any machine
 
     def model_config(self, src_vocab: int, tgt_vocab: int, pad_id: int) -> TransformerConfig:
         return TransformerConfig(src_vocab_size=src_vocab, tgt_vocab_size=tgt_vocab, d_model=self.d_model,
@@ -258,6 +259,17 @@ def train_translator(recipe: Recipe = Recipe(), *, eval_pairs: Sequence[tuple[st
         train_pairs = splits.train
         if eval_pairs is None:
             eval_pairs = splits.test
+    threads = torch.get_num_threads()
+    torch.set_num_threads(recipe.threads)
+    try:
+        return _train(recipe, train_pairs, eval_pairs, eval_every, eval_size, progress, max_seconds,
+                      checkpoint_path, resume, on_eval)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(recipe, train_pairs, eval_pairs, eval_every, eval_size, progress, max_seconds, checkpoint_path, resume,
+           on_eval) -> tuple[Translator, TrainResult]:
     seed_everything(recipe.seed)
     src_tok, tgt_tok = build_tokenizers(train_pairs, recipe.src_vocab_size, recipe.tgt_vocab_size)
     examples = encode_pairs(train_pairs, src_tok, tgt_tok)
