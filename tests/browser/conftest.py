@@ -122,8 +122,6 @@ def lab_server(tmp_path_factory, chromium_path) -> LabServer:
         cmd.append("--allow-root")
     env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(home / "runtime"))
     env.pop("MPLBACKEND", None)  # kernels must use the inline backend to show figures
-    checkpoints = REPO_ROOT / "notebooks" / ".ipynb_checkpoints"
-    had_checkpoints = checkpoints.exists()
     with open(log, "wb") as log_file:
         proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
     server = LabServer(f"http://127.0.0.1:{port}", token, log)
@@ -144,8 +142,6 @@ def lab_server(tmp_path_factory, chromium_path) -> LabServer:
         yield server
     finally:
         _stop(proc)
-        if not had_checkpoints and checkpoints.exists():  # only the folder this test's server made
-            shutil.rmtree(checkpoints, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

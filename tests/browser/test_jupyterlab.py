@@ -197,6 +197,8 @@ def test_widgets_respond_in_jupyterlab(notebook, lab_server, page, screenshots):
     stored = path.read_bytes()
     n_code = sum(1 for c in nbformat.reads(stored.decode(), as_version=4).cells if c.cell_type == "code" and c.source.strip())
     stem = notebook.removesuffix(".ipynb")
+    checkpoint = path.parent / ".ipynb_checkpoints" / f"{stem}-checkpoint.ipynb"  # JupyterLab writes it on opening
+    had_checkpoint = checkpoint.exists()
     try:
         page.set_default_timeout(STEP_TIMEOUT_MS)
         page.goto(lab_server.notebook_url(f"notebooks/{notebook}"), timeout=90_000)
@@ -228,6 +230,12 @@ def test_widgets_respond_in_jupyterlab(notebook, lab_server, page, screenshots):
             area.screenshot(path=str(screenshots / f"{stem}_{n}_{step.kind}_{step.label}_after.png"))
             assert_no_widget_errors(page, lab_server, f"{notebook} after step {n}")
     finally:
+        if not had_checkpoint:
+            checkpoint.unlink(missing_ok=True)
+            try:
+                checkpoint.parent.rmdir()  # only succeeds when empty: other people's checkpoints stay
+            except OSError:
+                pass
         if path.read_bytes() != stored:  # never leave the committed notebook changed by the browser
             path.write_bytes(stored)
             pytest.fail(f"JupyterLab rewrote {notebook} during the test (restored it): is autosave off?")
