@@ -70,6 +70,8 @@ def test_merge_stepper_reacts_to_its_slider(tok):
     assert w.summary.value != before_summary and w.tokens.value != before_tokens
     n = len(segmentation(tok, "the lowest newer"))
     assert f"<b>{n}</b> tokens" in w.summary.value and w.tokens.value.count("<span") == n
+    w.sentence.value = "wider"
+    assert "tokens for 5 bytes" in w.summary.value and w.tokens.value.count("<span") == len(segmentation(tok, "wider"))
     with pytest.raises(ValueError, match="step"):
         merge_stepper(tok, "x", step=-1)
     with pytest.raises(TypeError, match="text"):

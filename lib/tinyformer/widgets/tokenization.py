@@ -44,9 +44,9 @@ def step_summary(tokenizer: BPETokenizer, text: str, step: int) -> str:
 
 
 def merge_stepper(tokenizer: BPETokenizer, text: str, step: int = 0) -> widgets.VBox:
-    """An IntSlider over the merge steps, a summary line and the colored segmentation of `text`.
+    """An IntSlider over the merge steps, a text box for the sentence, a summary line and the colored tokens.
 
-    The returned box has attributes `slider`, `summary` and `tokens` (HTML widgets).
+    The returned box has attributes `slider`, `sentence` (the controls), `summary` and `tokens` (HTML).
     """
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, got {type(text).__name__}")
@@ -55,15 +55,17 @@ def merge_stepper(tokenizer: BPETokenizer, text: str, step: int = 0) -> widgets.
         raise ValueError(f"step={step!r} must be an int from 0 to {n_merges} (the number of merges)")
     slider = widgets.IntSlider(value=step, min=0, max=n_merges, step=1, description="merges", continuous_update=True,
                                layout=widgets.Layout(width="95%"))
+    sentence = widgets.Text(value=text, description="sentence", continuous_update=False, layout=widgets.Layout(width="95%"))
     summary = widgets.HTML()
     tokens = widgets.HTML()
 
     def redraw(_change=None) -> None:
-        summary.value = step_summary(tokenizer, text, slider.value)
-        tokens.value = tokens_html(merge_steps(tokenizer, text, [slider.value])[0])
+        summary.value = step_summary(tokenizer, sentence.value, slider.value)
+        tokens.value = tokens_html(merge_steps(tokenizer, sentence.value, [slider.value])[0])
 
     slider.observe(redraw, names="value")
+    sentence.observe(redraw, names="value")
     redraw()
-    box = widgets.VBox([slider, summary, tokens])
-    box.slider, box.summary, box.tokens = slider, summary, tokens
+    box = widgets.VBox([slider, sentence, summary, tokens])
+    box.slider, box.sentence, box.summary, box.tokens = slider, sentence, summary, tokens
     return box
