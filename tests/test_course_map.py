@@ -221,3 +221,11 @@ def test_with_the_course_bpe_tokenizer():
     trace = trace_pipeline("The value is returned.", tok, d_model=8)
     assert len(trace.tokens) < trace.n_bytes, "BPE should merge some bytes of common English"
     assert b"".join(p for _, p in trace.tokens) == b"The value is returned."
+
+
+def test_draw_bytes_takes_a_plain_string():
+    fig = draw_stage(trace_pipeline("a한", ByteTokenizer(), d_model=4), "bytes")
+    from tinyformer.viz.course_map import draw_bytes
+
+    assert draw_bytes("a한").axes[0].get_title() == fig.axes[0].get_title() == "2 characters -> 4 UTF-8 bytes (hex)"
+    plt.close("all")
