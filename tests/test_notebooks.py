@@ -95,6 +95,12 @@ def file_name_problems(nb, name: str) -> list[str]:
     return [f"file name {name!r} should look like 'NN-topic-words.ipynb' (two digits, lowercase, hyphens)"]
 
 
+def kernelspec_problems(nb, name: str) -> list[str]:
+    """The kernel is `python3` (any other name makes JupyterLab ask which kernel to use and nbval fail elsewhere)."""
+    kernel = nb.metadata.get("kernelspec", {}).get("name")
+    return [] if kernel == "python3" else [f"metadata.kernelspec.name is {kernel!r}, expected 'python3'"]
+
+
 def clean_run_problems(nb, name: str) -> list[str]:
     """Stored outputs come from one clean top-to-bottom run: counts of non-empty code cells are 1..n."""
     counts = [c.get("execution_count") for c in nb.cells if c.cell_type == "code" and c.source.strip()]
@@ -190,7 +196,7 @@ def exercise_check_problems(nb, name: str) -> list[str]:
         source = "\n".join(line for line in code_lines(cell.source).splitlines() if not line.lstrip().startswith("def "))
         n = len(CHECK_CALL.findall(source))
         calls += n
-        if n:
+        if n and cell.get("execution_count") is not None:  # unexecuted cells are clean_run's complaint
             text = "".join(out.get("text", "") for out in cell.get("outputs", []) if out.get("output_type") == "stream")
             if "✅" not in text and "❌" not in text:
                 problems.append(f"cell {i} calls a check but its stored output shows no ✅/❌ verdict")
@@ -227,6 +233,7 @@ def file_size_problems(path: Path) -> list[str]:
 
 RULES = [
     file_name_problems,
+    kernelspec_problems,
     clean_run_problems,
     error_output_problems,
     widget_metadata_problems,
@@ -335,6 +342,10 @@ def test_good_notebook_passes_every_rule(tmp_path):
     assert file_size_problems(tmp_path / GOOD_NAME) == []
 
 
+def break_kernelspec(nb):
+    nb.metadata["kernelspec"]["name"] = "tinyformer-venv"
+
+
 def break_counts(nb):
     nb.cells[1].execution_count = 2
     nb.cells[1].outputs[0].execution_count = 2
@@ -417,6 +428,7 @@ def break_big_output(nb):
 
 
 BREAKS = [
+    (kernelspec_problems, break_kernelspec, "'tinyformer-venv'"),
     (clean_run_problems, break_counts, "execution counts"),
     (clean_run_problems, break_unexecuted, "execution counts"),
     (clean_run_problems, break_result_count, "execution_count 7"),
