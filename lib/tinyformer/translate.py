@@ -6,7 +6,7 @@ greedy or beam decoding; BLEU and chrF from sacrebleu plus the exact-match rate.
 `load_or_train_translator()` gives notebook 08 the same model: it loads the checkpoint in
 data/generated/ when its recipe matches, else trains it again, deterministically.
 
-    python -m tinyformer.translate train --steps 1200
+    python -m tinyformer.translate train --steps 700
     python -m tinyformer.translate translate "안녕하세요, 만나서 반가워요" --beam 4
 
 Shapes: `B` batch, `S` source time, `T` target time, `L` layers, `H` heads, `V` vocab.
@@ -65,7 +65,7 @@ class Recipe:
     d_ff: int = 512
     dropout: float = 0.1
     batch_size: int = 64
-    steps: int = 1200
+    steps: int = 700                # about 2 minutes on one CPU core (notebook 07's TRAIN_STEPS)
     lr: float = 2e-3
     warmup_steps: int = 100
     label_smoothing: float = 0.1
