@@ -10,12 +10,14 @@ The naive trainer is the textbook loop: keep every chunk of the corpus as a list
 every merge, recount every pair of every chunk. Ours counts each distinct chunk once (weighted),
 updates pair counts incrementally, visits only the chunks that contain the merged pair, and picks
 the top pair from a lazy max-heap. Both use the same tie-break, so their merges must be equal.
-Times are the best of a few runs (the naive one runs once); every number comes from this one process.
+Ours and HF run in turns and report medians, so both see the same machine load; the naive trainer
+runs once (minutes). Every number comes from this one process.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 from collections import Counter
 
@@ -81,6 +83,17 @@ def best_time(fn, repeats: int):
     return best, out
 
 
+def interleaved_medians(fns: dict, repeats: int) -> dict[str, float]:
+    """Median seconds of each function, run in turns (a, b, a, b, ...) so both see the same machine load."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="skip the naive trainer at vocab 2048")
@@ -94,35 +107,42 @@ def main() -> None:
 
     results = {}
     for vocab_size in (512, 2048):
-        ours_s, ours = best_time(lambda: BPETokenizer.train(text, vocab_size, progress=False), args.repeats)
-        hf_s, _ = best_time(lambda: hf_train(text, vocab_size), args.repeats)
+        med = interleaved_medians(
+            {"ours": lambda: BPETokenizer.train(text, vocab_size, progress=False), "hf": lambda: hf_train(text, vocab_size)},
+            args.repeats,
+        )
+        ours_s, hf_s = med["ours"], med["hf"]
         row = f"vocab {vocab_size:5d}: ours {ours_s:7.3f} s | HF tokenizers {hf_s:7.3f} s ({hf_s / ours_s:.2f}x)"
+        naive_s = None
         if not (args.quick and vocab_size == 2048):
+            ours = BPETokenizer.train(text, vocab_size, progress=False)
             naive_s, naive = best_time(lambda: naive_train(text, vocab_size), 1)
             same = naive == ours._merges
             row += f" | naive {naive_s:8.2f} s ({naive_s / ours_s:.0f}x) | same merges as naive: {same}"
             assert same, "the naive and the incremental trainer disagree"
-            results[vocab_size] = (ours_s, hf_s, naive_s)
-        else:
-            results[vocab_size] = (ours_s, hf_s, None)
+        results[vocab_size] = (ours_s, hf_s, naive_s)
         print(row, flush=True)
 
     # encoding throughput at vocab 2048
     ours = BPETokenizer.train(text, 2048, progress=False)
     hf = hf_train(text, 2048)
+    ids = ours.encode(text)
+    assert ours.decode(ids) == text
+    lines = text.splitlines(keepends=True)
 
     def cold():
         ours.clear_cache()
-        return ours.encode(text)
+        ours.encode(text)
 
-    cold_s, ids = best_time(cold, args.repeats)
-    warm_s, _ = best_time(lambda: ours.encode(text), args.repeats)
-    hf_enc_s, enc = best_time(lambda: hf.encode(text), args.repeats)
-    assert ours.decode(ids) == text
-    print(f"encode {n_bytes / 1e3:.0f} KB at vocab 2048 ({len(ids)} tokens; HF {len(enc.ids)}):")
-    print(f"  ours cold cache {n_bytes / cold_s / 1e6:6.2f} MB/s")
-    print(f"  ours warm cache {n_bytes / warm_s / 1e6:6.2f} MB/s")
-    print(f"  HF tokenizers   {n_bytes / hf_enc_s / 1e6:6.2f} MB/s")
+    med = interleaved_medians(
+        {"cold": cold, "warm": lambda: ours.encode(text), "hf": lambda: hf.encode(text), "hf_batch": lambda: hf.encode_batch(lines)},
+        args.repeats,
+    )
+    print(f"encode {n_bytes / 1e3:.0f} KB at vocab 2048 ({len(ids)} tokens; HF {len(hf.encode(text).ids)}), median of {args.repeats}:")
+    print(f"  ours, cold chunk cache        {n_bytes / med['cold'] / 1e6:6.2f} MB/s")
+    print(f"  ours, warm chunk cache        {n_bytes / med['warm'] / 1e6:6.2f} MB/s")
+    print(f"  HF tokenizers, one string     {n_bytes / med['hf'] / 1e6:6.2f} MB/s")
+    print(f"  HF tokenizers, batch of lines {n_bytes / med['hf_batch'] / 1e6:6.2f} MB/s (parallel)")
 
     ours_s, hf_s, naive_s = results[2048]
     print(f"bpe_train_speed_vs_hf_tokenizers: {hf_s / ours_s:.2f}")
