@@ -225,6 +225,7 @@ class BPETokenizer:
             raise ValueError(f"special_tokens share ids: {specials}")
         self.special_tokens: dict[str, int] = specials
         self._decoder = {**self._vocab, **{i: name.encode("utf-8") for name, i in specials.items()}}
+        self._vocab_size = max(self._decoder) + 1
         self._special_regex = {}  # frozenset of names -> compiled alternation, longest first
         self._cache: dict[str, tuple[int, ...]] = {}
 
@@ -322,7 +323,7 @@ class BPETokenizer:
     @property
     def vocab_size(self) -> int:
         """One more than the largest id (ordinary or special): the size of an embedding table."""
-        return max(self._decoder) + 1
+        return self._vocab_size
 
     @property
     def merges(self) -> dict[tuple[int, int], int]:
@@ -331,6 +332,8 @@ class BPETokenizer:
 
     def token_bytes(self, id: int) -> bytes:
         """The bytes of token `id` (a special token's UTF-8 text)."""
+        if hasattr(id, "item") and not isinstance(id, bool):  # a 0-d tensor or a NumPy integer
+            id = id.item()
         if isinstance(id, bool) or not isinstance(id, int) or id not in self._decoder:
             raise ValueError(f"id={id!r} is not a token id of this tokenizer (vocab_size={self.vocab_size})")
         return self._decoder[id]
