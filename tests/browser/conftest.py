@@ -89,6 +89,7 @@ def _stop(proc: subprocess.Popen) -> None:
 
 @pytest.fixture(scope="session")
 def chromium_path() -> str:
+    pytest.importorskip("playwright.sync_api", reason="Playwright is not installed: pip install -r requirements.txt")
     path = find_chromium()
     if path is None:
         pytest.skip("no Chromium found: apt-get install chromium")
@@ -146,8 +147,9 @@ def lab_server(tmp_path_factory, chromium_path) -> LabServer:
 
 @pytest.fixture(scope="session")
 def browser(chromium_path):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
         b = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS, timeout=60_000)
         try:
             yield b
