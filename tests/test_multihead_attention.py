@@ -125,3 +125,50 @@ def test_bad_input_errors_name_the_values():
         mha(torch.randn(2, 3, 8), context=torch.randn(3, 5, 8))
     with pytest.raises(TypeError, match="mask"):
         mha(torch.randn(2, 3, 8), mask=torch.ones(3, 3))
+
+
+# ---- notebook 05's drawings and head-picker widget (pure functions, then the widget reacting to its control)
+
+
+def _two_heads():
+    """Head 0 looks one step back (query 0 at itself); head 1 looks at the first token."""
+    w = torch.zeros(2, 4, 4)
+    w[0, 0, 0] = 1.0
+    w[0, 1:, :3] = torch.eye(3)
+    w[1, :, 0] = 1.0
+    return w
+
+
+def test_head_offset_profile_and_description():
+    from tinyformer.viz import describe_head, head_offset_profile
+
+    prof = head_offset_profile(_two_heads())
+    assert prof.shape == (2, 7)
+    assert prof[0, 2].item() == 1.0  # offset -1: every query that has one puts weight 1 there
+    assert prof[0, 3].item() == 0.25  # offset 0: only query 0 of 4
+    assert describe_head(_two_heads(), 0) == "head 0: looks 1 step back (offset -1) with average weight 1.00"
+    assert describe_head(_two_heads(), 1) == "head 1: looks at the first token with average weight 1.00"
+    with pytest.raises(ValueError, match="head=2"):
+        describe_head(_two_heads(), 2)
+    with pytest.raises(ValueError, match=r"\(H, T, T\)"):
+        head_offset_profile(torch.zeros(4, 4))
+
+
+def test_plot_head_grid_and_picker_widget():
+    import matplotlib.pyplot as plt
+
+    from tinyformer.viz import plot_head_grid
+    from tinyformer.widgets import head_picker, plot_head_with_profile
+
+    fig = plot_head_grid(_two_heads(), list("abcd"))
+    assert len([ax for ax in fig.axes if ax.has_data()]) == 2
+    plt.close(fig)
+    plt.close(plot_head_with_profile(_two_heads(), list("abcd"), 1))
+    with pytest.raises(ValueError, match="4 tokens"):
+        plot_head_grid(_two_heads(), list("abc"))
+    widget = head_picker(_two_heads(), list("abcd"), head=0)
+    pick, info, image = widget.children
+    before_info, before_image = info.value, image.value
+    assert "1 step back" in before_info
+    pick.value = 1
+    assert "first token" in info.value and image.value != before_image
