@@ -129,6 +129,17 @@ def error_output_problems(nb, name: str) -> list[str]:
     return problems
 
 
+def stderr_problems(nb, name: str) -> list[str]:
+    """No stderr (warnings, progress bars) stored outside NBVAL_IGNORE_OUTPUT cells: nbval compares it."""
+    return [
+        f"cell {i} stores stderr output ({out.get('text', '')[:80]!r}): silence it, or use NBVAL_IGNORE_OUTPUT + an assert"
+        for i, cell in enumerate(nb.cells)
+        if cell.cell_type == "code" and "NBVAL_IGNORE_OUTPUT" not in cell.source
+        for out in cell.get("outputs", [])
+        if out.get("output_type") == "stream" and out.get("name") == "stderr"
+    ]
+
+
 def widget_metadata_problems(nb, name: str) -> list[str]:
     """metadata.widgets is absent, or holds a widget-state entry with a `state` dict covering every shown widget."""
     widgets = nb.metadata.get("widgets")
@@ -236,6 +247,7 @@ RULES = [
     kernelspec_problems,
     clean_run_problems,
     error_output_problems,
+    stderr_problems,
     widget_metadata_problems,
     opening_problems,
     closing_problems,
@@ -364,6 +376,10 @@ def break_error(nb):
     nb.cells[1].outputs.append(v4.new_output("error", ename="ZeroDivisionError", evalue="division by zero", traceback=[]))
 
 
+def break_stderr(nb):
+    nb.cells[1].outputs.append(v4.new_output("stream", name="stderr", text="UserWarning: Glyph 44256 missing from font\n"))
+
+
 def break_widget_state(nb):
     nb.metadata["widgets"] = {WIDGET_STATE: {"version_major": 2, "version_minor": 0}}
 
@@ -433,6 +449,7 @@ BREAKS = [
     (clean_run_problems, break_unexecuted, "execution counts"),
     (clean_run_problems, break_result_count, "execution_count 7"),
     (error_output_problems, break_error, "ZeroDivisionError"),
+    (stderr_problems, break_stderr, "Glyph 44256"),
     (widget_metadata_problems, break_widget_state, "'state' dict"),
     (widget_metadata_problems, break_widget_missing_model, "abc"),
     (widget_metadata_problems, break_widget_no_metadata, "not saved"),
@@ -512,3 +529,10 @@ def test_good_notebook_is_not_shared_state():
     a, b = good_notebook(), good_notebook()
     break_error(a)
     assert not error_output_problems(b, GOOD_NAME)
+
+
+def test_stderr_is_allowed_in_ignored_output_cells(tmp_path):
+    nb = good_notebook()
+    i = cell_with(nb, "NBVAL_IGNORE_OUTPUT")
+    nb.cells[i].outputs.append(v4.new_output("stream", name="stderr", text="100%|██████| 50/50 [00:01<00:00]\n"))
+    assert stderr_problems(roundtrip(nb, tmp_path), GOOD_NAME) == []
