@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import ipywidgets as W
 import torch
 
@@ -19,7 +21,7 @@ def query_token_picker(weights: torch.Tensor, tokens: list[str], query: int = 0)
     image = W.Image(format="png")
 
     def update(*_):
-        info.value = f"<code>{describe_query_attention(weights, tokens, pick.value)}</code>"
+        info.value = f"<code>{html.escape(describe_query_attention(weights, tokens, pick.value))}</code>"
         image.value = figure_to_png(plot_query_attention(weights, tokens, pick.value))
 
     pick.observe(update, "value")

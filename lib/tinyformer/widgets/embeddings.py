@@ -6,6 +6,7 @@ renders the same under JupyterLab, nbconvert and nbval, and tests can see the pi
 
 from __future__ import annotations
 
+import html
 import io
 
 import ipywidgets as W
@@ -32,7 +33,7 @@ def positional_encoding_explorer(d_model: int = 64, n_positions: int = 100, posi
     image = W.Image(format="png")
 
     def update(*_):
-        info.value = f"<code>{describe_positional_encoding(pos.value, dim.value, d_model, n_positions)}</code>"
+        info.value = f"<code>{html.escape(describe_positional_encoding(pos.value, dim.value, d_model, n_positions))}</code>"
         image.value = figure_to_png(plot_positional_encoding_explorer(pos.value, dim.value, d_model, n_positions))
 
     pos.observe(update, "value")
