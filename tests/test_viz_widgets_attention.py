@@ -147,10 +147,12 @@ def test_query_token_picker_reacts_to_dropdown():
 def test_mask_toggler_reacts_to_buttons():
     w = mask_toggler(causal=True, padding=True)
     causal_btn, padding_btn = w.children[0].children
+    assert (causal_btn.description, padding_btn.description) == ("causal", "padding")
     before = _info_and_image(w)
     assert "18 of 36 pairs" in before[0] and "&lt;pad&gt;" in before[0]  # <pad> escaped, not an HTML tag
-    causal_btn.value = False
-    assert "24 of 36 pairs" in _info_and_image(w)[0] and causal_btn.icon == ""
-    padding_btn.value = False
+    causal_btn.value = "off"
+    assert "causal off, padding on: 24 of 36 pairs" in _info_and_image(w)[0]
+    padding_btn.value = "off"
     after = _info_and_image(w)
     assert "36 of 36 pairs" in after[0] and after[1] != before[1]
+    assert "causal off, padding off" in _info_and_image(mask_toggler(causal=False, padding=False))[0]
