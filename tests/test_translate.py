@@ -38,7 +38,7 @@ def one_thread():
     torch.set_num_threads(before)
 
 
-TINY = Recipe(n_pairs=400, n_test=20, src_vocab_size=300, tgt_vocab_size=300, d_model=32, n_heads=2, n_layers=1,
+TINY = Recipe(n_pairs=400, n_test=20, vocab_size=320, d_model=32, n_heads=2, n_layers=1,
               d_ff=64, dropout=0.0, batch_size=16, steps=20, lr=3e-3, warmup_steps=5)
 
 
@@ -66,18 +66,34 @@ def test_metrics_against_sacrebleu_and_by_hand():
 
 def test_tokenizers_share_special_ids_and_round_trip():
     pairs = make_ko_en_pairs(300, seed=1)
-    src, tgt = build_tokenizers(pairs, 300, 300)
-    assert [src.special_tokens[s] for s in SPECIALS] == [tgt.special_tokens[s] for s in SPECIALS]
-    for ko, en in pairs[:20]:
-        assert src.decode(src.encode(ko)) == ko and tgt.decode(tgt.encode(en)) == en
+    joint = build_tokenizers(pairs, 400)
+    assert joint[0] is joint[1] and joint[0].vocab_size == 400
+    separate = build_tokenizers(pairs, 300, joint=False)
+    assert separate[0].merges != separate[1].merges
+    for src, tgt in (joint, separate):
+        assert [src.special_tokens[s] for s in SPECIALS] == [tgt.special_tokens[s] for s in SPECIALS]
+        for ko, en in pairs[:20]:
+            assert src.decode(src.encode(ko)) == ko and tgt.decode(tgt.encode(en)) == en
+    src, tgt = separate
     (s_ids, t_ids), = encode_pairs(pairs[:1], src, tgt)
     pad, sos, eos = (src.special_tokens[s] for s in SPECIALS)
     assert s_ids[-1] == eos and t_ids[0] == sos and t_ids[-1] == eos and pad not in s_ids + t_ids
 
 
+def test_show_token():
+    from tinyformer.tokenizer import BPETokenizer
+    from tinyformer.translate import show_token
+
+    tok = BPETokenizer.train("고양이 고양이 cat cat cat", 300, special_tokens=SPECIALS)
+    assert show_token(tok, 0xEC) == "ec"                           # a lone byte of a 3-byte syllable
+    assert show_token(tok, tok.encode(" cat")[0]) == "·cat"         # a leading space shows as ·
+    assert "".join(show_token(tok, i) for i in tok.encode("고양이")) == "고양이"
+    assert show_token(tok, tok.special_tokens["<eos>"]) == "<eos>"
+
+
 def test_get_batch_is_a_function_of_the_step_and_covers_each_epoch():
     pairs = make_ko_en_pairs(100, seed=2)
-    src, tgt = build_tokenizers(pairs, 300, 300)
+    src, tgt = build_tokenizers(pairs, 300)
     examples = encode_pairs(pairs, src, tgt)
     pad = src.special_tokens["<pad>"]
     a, b = make_get_batch(examples, 16, pad, seed=3), make_get_batch(examples, 16, pad, seed=3)

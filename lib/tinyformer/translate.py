@@ -36,7 +36,7 @@ from .train import TrainConfig, TrainResult, config_diff, load_checkpoint, save_
 from .utils import seed_everything
 
 __all__ = [
-    "SPECIALS", "GREETING", "Recipe", "Translator", "translation_metrics", "build_tokenizers",
+    "SPECIALS", "GREETING", "Recipe", "Translator", "show_token", "translation_metrics", "build_tokenizers",
     "encode_pairs", "make_get_batch", "translation_loss", "train_translator", "load_translator",
     "load_or_train_translator", "default_checkpoint_path", "main",
 ]
@@ -57,8 +57,8 @@ class Recipe:
     n_pairs: int = 20_000           # training pairs drawn from the grammar
     n_test: int = 500               # held-out pairs (unseen subject-predicate combinations)
     data_seed: int = 0
-    src_vocab_size: int = 600       # BPE vocabulary per side (256 bytes + merges + 3 specials)
-    tgt_vocab_size: int = 600
+    vocab_size: int = 1200          # BPE vocabulary: 256 bytes + merges + 3 specials
+    joint_tokenizer: bool = True    # one BPE for both languages (else one per side, each vocab_size)
     d_model: int = 128
     n_heads: int = 4
     n_layers: int = 3               # encoder and decoder each
@@ -88,12 +88,19 @@ class Recipe:
 # tokenizers and batches
 
 
-def build_tokenizers(pairs: Sequence[tuple[str, str]], src_vocab_size: int, tgt_vocab_size: int) -> tuple[BPETokenizer, BPETokenizer]:
-    """One byte-level BPE per language, trained on that side of `pairs`, with `<pad>`, `<sos>`, `<eos>`."""
+def build_tokenizers(pairs: Sequence[tuple[str, str]], vocab_size: int, joint: bool = True) -> tuple[BPETokenizer, BPETokenizer]:
+    """Byte-level BPE with `<pad>`, `<sos>`, `<eos>`: one for both languages (joint), or one per language.
+
+    Joint: Korean and English share no characters, so the merges split between them by frequency,
+    and both sides get the same special ids for free.
+    """
     src_text = "\n".join(ko for ko, _ in pairs)
     tgt_text = "\n".join(en for _, en in pairs)
-    src_tok = BPETokenizer.train(src_text, src_vocab_size, special_tokens=SPECIALS, progress=False)
-    tgt_tok = BPETokenizer.train(tgt_text, tgt_vocab_size, special_tokens=SPECIALS, progress=False)
+    if joint:
+        tok = BPETokenizer.train(src_text + "\n" + tgt_text, vocab_size, special_tokens=SPECIALS, progress=False)
+        return tok, tok
+    src_tok = BPETokenizer.train(src_text, vocab_size, special_tokens=SPECIALS, progress=False)
+    tgt_tok = BPETokenizer.train(tgt_text, vocab_size, special_tokens=SPECIALS, progress=False)
     return src_tok, tgt_tok
 
 
@@ -108,7 +115,7 @@ def _specials(src_tok: BPETokenizer, tgt_tok: BPETokenizer) -> tuple[int, int, i
     ids = [tuple(tok.special_tokens[name] for name in SPECIALS) for tok in (src_tok, tgt_tok)]
     if ids[0] != ids[1]:
         raise ValueError(f"the source and target tokenizers give {SPECIALS} different ids ({ids[0]} vs {ids[1]}); "
-                         "train both with the same vocab_size")
+                         "use a joint tokenizer, or a vocab_size both sides fill")
     return ids[0]
 
 
@@ -212,7 +219,7 @@ class Translator:
         return translation_metrics(hyps, [en for _, en in pairs])
 
     def src_tokens(self, sentence: str) -> list[str]:
-        return [_show(self.src_tok, i) for i in self.src_tok.encode(sentence)] + ["<eos>"]
+        return [show_token(self.src_tok, i) for i in self.src_tok.encode(sentence)] + ["<eos>"]
 
     def cross_attention(self, sentence: str, beam_size: int = 1) -> tuple[list[str], list[str], torch.Tensor]:
         """(source tokens, output tokens, weights (L, H, T, S)): where each output token looked in the source.
@@ -231,13 +238,19 @@ class Translator:
             _, att = self.model.decode(torch.tensor([out[:-1]]), memory, mask, return_attention=True)
         self.model.train(was_training)
         weights = torch.stack([a[0] for a in att["cross"]])            # (L, H, T, S)
-        return self.src_tokens(sentence), [_show(self.tgt_tok, i) for i in out[1:]], weights
+        return self.src_tokens(sentence), [show_token(self.tgt_tok, i) for i in out[1:]], weights
 
 
-def _show(tok: BPETokenizer, i: int) -> str:
-    """A token as readable text (special tokens by name, a space shown as ·)."""
-    text = tok.token_bytes(i).decode("utf-8", errors="replace")
-    return text.replace(" ", "·") if text.strip() else text.replace(" ", "·") or "∅"
+def show_token(tok: BPETokenizer, i: int) -> str:
+    """A token as readable text: special tokens by name, a leading space as ·, a cut UTF-8 character in hex.
+
+    A Hangul syllable is 3 bytes; a token holding only part of one shows its bytes, e.g. 'ec 83'.
+    """
+    data = tok.token_bytes(i)
+    try:
+        return data.decode("utf-8").replace(" ", "·")
+    except UnicodeDecodeError:
+        return ("·" if data.startswith(b" ") else "") + " ".join(f"{b:02x}" for b in data.lstrip(b" "))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -271,7 +284,7 @@ def train_translator(recipe: Recipe = Recipe(), *, eval_pairs: Sequence[tuple[st
 def _train(recipe, train_pairs, eval_pairs, eval_every, eval_size, progress, max_seconds, checkpoint_path, resume,
            on_eval) -> tuple[Translator, TrainResult]:
     seed_everything(recipe.seed)
-    src_tok, tgt_tok = build_tokenizers(train_pairs, recipe.src_vocab_size, recipe.tgt_vocab_size)
+    src_tok, tgt_tok = build_tokenizers(train_pairs, recipe.vocab_size, recipe.joint_tokenizer)
     examples = encode_pairs(train_pairs, src_tok, tgt_tok)
     pad = _specials(src_tok, tgt_tok)[0]
     seed_everything(recipe.seed)
