@@ -95,9 +95,9 @@ def test_incremental_training_equals_naive_recount(text, tie_break, vocab_size):
 
 
 def test_incremental_training_equals_naive_on_real_text(docs):
-    text = docs[:20_000]
-    tok = BPETokenizer.train(text, 400, progress=False)
-    assert tok._merges == naive_train(text, 400)
+    text = docs[:15_000]
+    tok = BPETokenizer.train(text, 360, progress=False)
+    assert tok._merges == naive_train(text, 360)
 
 
 def write_rank_file(path, ranks: dict[bytes, int]) -> None:
@@ -198,7 +198,7 @@ def test_constructor_from_merges_equals_trained():
 
 
 # ---- properties ----------------------------------------------------------------------------------
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.text())
 def test_decode_encode_round_trip_any_unicode(docs_tok, text):
     assert docs_tok.decode(docs_tok.encode(text, allowed_special="all")) == text
