@@ -183,6 +183,9 @@ def test_cli_train_then_translate(tmp_path, capsys):
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "step     2  held-out BLEU" in out and f"saved {ckpt}" in out
+    assert main(args[:1] + ["--steps", "6", "--resume"] + args[3:]) == 0                # continue the same run
+    out = capsys.readouterr().out
+    assert "resumed from step 4" in out and "after 6 steps" in out
     assert main(["translate", "안녕하세요", "고양이는 커요", "--checkpoint", str(ckpt), "--beam", "2"]) == 0
     lines = capsys.readouterr().out.strip().split("\n")
     assert [line.split("\t")[0] for line in lines] == ["안녕하세요", "고양이는 커요"]

@@ -263,10 +263,14 @@ def _data(recipe: Recipe):
 
 def train_translator(recipe: Recipe = Recipe(), *, eval_pairs: Sequence[tuple[str, str]] | None = None,
                      eval_every: int = 0, eval_size: int = 300, progress: bool = True, max_seconds: float | None = None,
-                     checkpoint_path: str | Path | None = None, resume: bool = False,
+                     checkpoint_path: str | Path | None = None, checkpoint_every: int = 0, resume: bool = False,
                      on_eval: Callable[[dict[str, float]], None] | None = None,
                      train_pairs: Sequence[tuple[str, str]] | None = None) -> tuple[Translator, TrainResult]:
-    """Train the translator of `recipe` from scratch (deterministic: seeded data, init and dropout)."""
+    """Train the translator of `recipe` from scratch (deterministic: seeded data, init and dropout).
+
+    With `checkpoint_path` the run state is saved every `checkpoint_every` steps and at the end;
+    `resume=True` continues from it exactly.
+    """
     if train_pairs is None:
         splits = _data(recipe)
         train_pairs = splits.train
@@ -276,13 +280,13 @@ def train_translator(recipe: Recipe = Recipe(), *, eval_pairs: Sequence[tuple[st
     torch.set_num_threads(recipe.threads)
     try:
         return _train(recipe, train_pairs, eval_pairs, eval_every, eval_size, progress, max_seconds,
-                      checkpoint_path, resume, on_eval)
+                      checkpoint_path, checkpoint_every, resume, on_eval)
     finally:
         torch.set_num_threads(threads)
 
 
-def _train(recipe, train_pairs, eval_pairs, eval_every, eval_size, progress, max_seconds, checkpoint_path, resume,
-           on_eval) -> tuple[Translator, TrainResult]:
+def _train(recipe, train_pairs, eval_pairs, eval_every, eval_size, progress, max_seconds, checkpoint_path,
+           checkpoint_every, resume, on_eval) -> tuple[Translator, TrainResult]:
     seed_everything(recipe.seed)
     src_tok, tgt_tok = build_tokenizers(train_pairs, recipe.vocab_size, recipe.joint_tokenizer)
     examples = encode_pairs(train_pairs, src_tok, tgt_tok)
@@ -295,7 +299,8 @@ def _train(recipe, train_pairs, eval_pairs, eval_every, eval_size, progress, max
     subset = list(eval_pairs or [])[:eval_size]
     eval_fn = (lambda m: translator.evaluate(subset)) if subset else None
     tcfg = recipe.train_config(eval_every=eval_every, progress=progress, max_seconds=max_seconds,
-                               checkpoint_path=str(checkpoint_path) if checkpoint_path else None)
+                               checkpoint_path=str(checkpoint_path) if checkpoint_path else None,
+                               checkpoint_every=checkpoint_every)
     result = train(model, get_batch, lambda m, b: translation_loss(m, b, recipe.label_smoothing), tcfg,
                    eval_fn=eval_fn, model_config=config, resume=resume, on_eval=on_eval)
     model.eval()
@@ -374,7 +379,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=d.seed, help=f"(default {d.seed})")
     t.add_argument("--eval-every", type=int, default=200, help="score the held-out split every N steps (default 200)")
     t.add_argument("--checkpoint", type=Path, default=default_checkpoint_path(), help="where to save (default %(default)s)")
-    t.add_argument("--resume", action="store_true", help="continue from the run state saved next to the checkpoint")
+    t.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run from its state (saved every 50 steps next to the checkpoint)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     s = sub.add_parser("translate", help="translate Korean sentences with a saved checkpoint")
     s.add_argument("sentences", nargs="*", help="Korean sentences (default: read one per line from stdin)")
@@ -396,8 +402,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                   flush=True)
 
         translator, result = train_translator(recipe, eval_every=args.eval_every, progress=not args.no_progress,
-                                              checkpoint_path=run_state, resume=args.resume, on_eval=show)
+                                              checkpoint_path=run_state, checkpoint_every=50, resume=args.resume,
+                                              on_eval=show)
         save_translator(args.checkpoint, translator, result)
+        if result.resumed_from is not None:
+            print(f"resumed from step {result.resumed_from}")
         print(f"saved {args.checkpoint} after {result.step} steps in {result.seconds:.0f} s")
         return 0
     if not args.checkpoint.is_file():
