@@ -146,3 +146,17 @@ def test_generate_leaves_training_mode_and_weights_alone():
     generate(model, [1, 2], 5)
     assert model.training
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_generate_restores_the_thread_count():
+    """Cached single-token steps run on one thread; the caller's setting comes back afterwards."""
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        a = generate(tiny_gpt(6), [1, 2, 3], 10, temperature=0, use_cache=True)
+        assert torch.get_num_threads() == 2
+        torch.set_num_threads(1)
+        assert generate(tiny_gpt(6), [1, 2, 3], 10, temperature=0, use_cache=True) == a
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

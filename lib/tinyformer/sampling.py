@@ -27,6 +27,7 @@ from tinyformer.masks import padding_mask
 __all__ = ["apply_temperature", "top_k_filter", "top_p_filter", "next_token_probs", "generate", "context_size"]
 
 NEG_INF = float("-inf")
+SINGLE_THREAD_MAX_TOKENS = 8  # cached steps feeding at most this many tokens (B x 1) run on one thread
 
 
 # ---------------------------------------------------------------- argument checks
@@ -247,8 +248,16 @@ def generate(
         if src_mask is None:
             src_mask = padding_mask(src, model.config.pad_id)  # (B, 1, 1, S) True = real token
 
+    threads = torch.get_num_threads()
+
     def step(tokens: torch.Tensor, cache) -> torch.Tensor:
         """Logits of the next token after `tokens` (B, t) -> (B, V)."""
+        # One new token per row is far too little work to split across threads: the threads would
+        # spend longer waiting for each other after every small op than computing. So single-token
+        # cached steps run on one thread; longer inputs (prompt, no cache) use all of them.
+        want = 1 if cache is not None and tokens.numel() <= SINGLE_THREAD_MAX_TOKENS else threads
+        if torch.get_num_threads() != want:
+            torch.set_num_threads(want)
         if is_seq2seq:
             return model.decode(tokens, memory, src_mask=src_mask, cache=cache)[:, -1, :]
         return model(tokens, cache=cache)[:, -1, :]
@@ -285,6 +294,8 @@ def generate(
                 break
     finally:
         model.train(was_training)
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
 
     out = out[:, :length]
     if kind == "list":
