@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tinyformer.attention import scaled_dot_product_attention as attention
-from tinyformer.masks import causal_mask, padding_mask
+from tinyformer.masks import causal_mask, combine_masks, padding_mask
 
 F64 = torch.float64
 
@@ -184,3 +184,13 @@ def test_permutation_equivariance_breaks_with_causal_mask():
     out, _ = attention(x, x, x, causal_mask(4))
     out_perm, _ = attention(x[perm], x[perm], x[perm], causal_mask(4))
     assert not torch.allclose(out_perm, out[perm])
+
+
+def test_matches_pytorch_with_heads_and_decoder_mask():
+    """(B, H, T, D) with causal AND padding (B, 1, T, T), as a decoder uses it."""
+    q, k, v = _qkv(7, batch=(2, 3), T_q=5, T_k=5)
+    ids = torch.tensor([[4, 5, 6, 0, 0], [7, 8, 9, 1, 2]])
+    mask = combine_masks(causal_mask(5), padding_mask(ids, 0))  # (2, 1, 5, 5)
+    out, w = attention(q, k, v, mask)
+    torch.testing.assert_close(out, F.scaled_dot_product_attention(q, k, v, attn_mask=mask), atol=1e-6, rtol=0)
+    assert (w[0, :, :, 3:] == 0).all() and (w.triu(1) == 0).all()
