@@ -74,9 +74,9 @@ def _learn_merges(chunks: Mapping[bytes, int], n_tokens: int, tie_break: str, pr
     counts = list(chunks.values())
     pair_counts: dict[tuple[int, int], int] = defaultdict(int)
     where: dict[tuple[int, int], set[int]] = defaultdict(set)  # pair -> chunks that (may) contain it
-    for w, ids in enumerate(words):
+    for w, (ids, c) in enumerate(zip(words, counts)):
         for pair in zip(ids, ids[1:]):
-            pair_counts[pair] += counts[w]
+            pair_counts[pair] += c
             where[pair].add(w)
     rank = _byte_order(tie_break)
 
