@@ -214,12 +214,13 @@ def test_explorer_updates_when_a_control_changes(phrase_translator):
 
     translator, _ = phrase_translator
     box = translation_explorer(translator)
-    before = box.info.value
-    assert "어제 고양이는 생선을 먹었어요" in before
+    before, picture = box.info.value, bytes(box.image.value)
+    assert "어제 고양이는 생선을 먹었어요" in before and picture.startswith(b"\x89PNG")
     box.controls["tense"].value = "future"                       # 어제 + future does not fit: a clear message
     assert "tense" in box.info.value
     box.controls["time"].value = "내일"
     assert "내일 고양이는 생선을 먹을 거예요" in box.info.value
+    assert bytes(box.image.value) != picture                     # the heatmap was redrawn
     box.controls["text"].value = GREETING[0]
     assert f"greedy: <b>{GREETING[1]}</b>" in box.info.value
 

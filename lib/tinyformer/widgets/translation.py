@@ -7,6 +7,7 @@ them and redraws `tinyformer.viz.plot_cross_attention`.
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -61,7 +62,6 @@ def translation_view(translator: Any, korean: str, beam_size: int = 4) -> dict[s
 def translation_explorer(translator: Any):
     """Dropdowns (subject, verb or adjective, object, tense, time, not, ?) or a text box → translation + heatmap."""
     import ipywidgets as W
-    from IPython.display import display
 
     d = DEFAULT_SENTENCE
     subject = W.Dropdown(options=SUBJECTS, value=d["subject"], description="subject")
@@ -75,7 +75,7 @@ def translation_explorer(translator: Any):
     text = W.Text(value="", placeholder="…or type Korean here and press Enter", description="Korean",
                   continuous_update=False, layout=W.Layout(width="420px"))
     info = W.HTML()
-    out = W.Output()
+    image = W.Image(format="png")            # the heatmap as a PNG: no Output widget, so it works in any frontend
     controls = (subject, predicate, obj, tense, time, negative, question)
 
     def show(korean: str, reference: str | None) -> None:
@@ -83,11 +83,11 @@ def translation_explorer(translator: Any):
         ref = f"<br>reference: <b>{reference}</b>" if reference else ""
         info.value = (f"Korean: <b>{korean}</b>{ref}<br>greedy: <b>{view['greedy']}</b>"
                       f"<br>beam (4): <b>{view['beam']}</b>")
-        with out:
-            out.clear_output(wait=True)
-            fig = plot_cross_attention(view["src_tokens"], view["out_tokens"], view["weights"])
-            display(fig)
-            plt.close(fig)
+        fig = plot_cross_attention(view["src_tokens"], view["out_tokens"], view["weights"])
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=72)
+        plt.close(fig)
+        image.value = buffer.getvalue()
 
     def from_controls(_=None) -> None:
         try:
@@ -95,8 +95,6 @@ def translation_explorer(translator: Any):
                                     question.value, time.value)
         except ValueError as e:
             info.value = f"<span style='color:#b00'>{e}</span>"
-            with out:
-                out.clear_output()
             return
         show(ko, en)
 
@@ -107,9 +105,10 @@ def translation_explorer(translator: Any):
     for c in controls:
         c.observe(from_controls, names="value")
     text.observe(from_text, names="value")
-    box = W.VBox([W.HBox([subject, predicate, obj]), W.HBox([tense, time]), W.HBox([negative, question]), text, info, out])
+    box = W.VBox([W.HBox([subject, predicate, obj]), W.HBox([tense, time]), W.HBox([negative, question]), text, info,
+                  image])
     box.controls = dict(zip(("subject", "predicate", "object", "tense", "time", "negative", "question"), controls))
     box.controls["text"] = text
-    box.info, box.out = info, out
+    box.info, box.image = info, image
     from_controls()
     return box
