@@ -143,3 +143,48 @@ def test_bad_arguments():
         DecoderLayer(8, 2, 16, dropout=-0.1)
     with pytest.raises(ValueError, match="d_model=8"):
         LayerNorm(8)(torch.randn(2, 7))
+
+
+# ---- notebook 06's drawings and residual-stack widget (pure functions, then the widget reacting to its controls)
+
+
+def test_layer_gradient_norms_residual_vs_plain():
+    from tinyformer.viz import layer_gradient_norms
+
+    plain = layer_gradient_norms(12, residual=False)
+    res = layer_gradient_norms(12, residual=True)
+    assert len(plain) == len(res) == 12
+    assert plain[0] < 1e-4 * plain[-1]  # vanishes towards the input
+    assert 0.2 < res[0] / res[-1] < 5  # stays the same order of magnitude
+    assert layer_gradient_norms(12, residual=True) == res  # deterministic, and leaves the global RNG alone
+    state = torch.get_rng_state()
+    layer_gradient_norms(3, residual=True, norm=True)
+    assert torch.equal(state, torch.get_rng_state())
+    with pytest.raises(ValueError, match="depth=0"):
+        layer_gradient_norms(0, residual=True)
+
+
+def test_block_plots_and_residual_widget():
+    import matplotlib.pyplot as plt
+
+    from tinyformer.model import GPT, GPTConfig, count_parameters
+    from tinyformer.viz import plot_gradient_norms, plot_loss_curves, plot_parameter_breakdown
+    from tinyformer.widgets import residual_stack_explorer, residual_summary
+
+    ax = plot_gradient_norms({"a": [1.0, 0.0, 0.1]})
+    assert len(ax.lines) == 1
+    ax = plot_loss_curves({"a": [2.0, 1.0], "b": [2.0, 1.5]})
+    assert len(ax.lines) == 2
+    fig = plot_parameter_breakdown({"gpt": count_parameters(GPT(GPTConfig(50, d_model=16, n_heads=2, n_layers=1, d_ff=32)))})
+    assert len(fig.axes[0].patches) == 5  # one bar segment per kind
+    plt.close("all")
+    assert residual_summary(8, True).startswith("residual, 8 layers")
+    widget = residual_stack_explorer(depth=8, residual=True)
+    (depth, residual, norm), info, image = widget.children[0].children, widget.children[1], widget.children[2]
+    before_info, before_image = info.value, image.value
+    residual.value = False
+    assert "plain, 8 layers" in info.value and image.value != before_image
+    depth.value = 16
+    assert "16 layers" in info.value
+    norm.value = True
+    assert "pre-norm" in info.value
