@@ -125,6 +125,8 @@ def test_bad_input_errors_name_the_values():
         mha(torch.randn(2, 3, 8), context=torch.randn(3, 5, 8))
     with pytest.raises(TypeError, match="mask"):
         mha(torch.randn(2, 3, 8), mask=torch.ones(3, 3))
+    with pytest.raises(ValueError, match="causal=True applies to self-attention only"):
+        mha(torch.randn(2, 3, 8), context=torch.randn(2, 5, 8), causal=True)
 
 
 # ---- notebook 05's drawings and head-picker widget (pure functions, then the widget reacting to its control)

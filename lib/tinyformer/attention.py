@@ -241,6 +241,8 @@ class MultiHeadAttention(nn.Module):
                 start = cache.length
                 k, v = cache.append(k, v)  # (B, H, start + T, D)
         else:  # cross-attention: queries from x, keys and values from the context
+            if causal:
+                raise ValueError("causal=True applies to self-attention only; cross-attention (context given) sees the whole context")
             (q,) = self._split_heads(F.linear(x, W[:C], None if b is None else b[:C]), 1)  # (B, H, T, D)
             if cache is not None and cache.k is not None:
                 k, v = cache.k, cache.v  # (B, H, S, D), computed at the first step
