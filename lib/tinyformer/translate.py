@@ -29,6 +29,7 @@ import torch.nn.functional as F
 
 from .decoding import beam_search, greedy_decode, strip_special
 from .data import Batch, encode_pair, ko_en_length_split, ko_en_splits, make_batches, pad_sequences
+from .ko_en import GRAMMAR_VERSION
 from .masks import padding_mask
 from .model import Transformer, TransformerConfig
 from .tokenizer import BPETokenizer
@@ -71,6 +72,7 @@ class Recipe:
     label_smoothing: float = 0.1
     seed: int = 0
     threads: int = 1                # torch threads while training: 1 gives the same model on any machine
+    grammar_version: int = GRAMMAR_VERSION  # a changed grammar makes saved translators stale
 
     def model_config(self, src_vocab: int, tgt_vocab: int, pad_id: int) -> TransformerConfig:
         return TransformerConfig(src_vocab_size=src_vocab, tgt_vocab_size=tgt_vocab, d_model=self.d_model,
