@@ -7,6 +7,8 @@ from torch import nn
 from tinyformer.masks import padding_mask
 from tinyformer.model import GPT, GPTConfig, Transformer, TransformerConfig, count_parameters
 
+pytestmark = pytest.mark.filterwarnings("ignore:enable_nested_tensor is True")  # nn.Transformer's fast-path notice
+
 
 def copy_from_torch(ours: Transformer, ref: nn.Transformer) -> None:
     """Load nn.Transformer's weights into our layers (names differ only in ffn/cross_attn/final norms)."""
