@@ -12,6 +12,15 @@ from tinyformer.layers import DecoderLayer, EncoderLayer, FeedForward, LayerNorm
 from tinyformer.masks import padding_mask
 
 
+@pytest.fixture
+def one_thread():
+    """Tiny models run fastest on one thread (two threads on a busy machine can be 40x slower)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def torch_to_ours(state_dict):
     """nn.Transformer*Layer names -> ours: linear1/2 live in `ffn`, multihead_attn is `cross_attn`."""
     out = {}
@@ -148,7 +157,7 @@ def test_bad_arguments():
 # ---- notebook 06's drawings and residual-stack widget (pure functions, then the widget reacting to its controls)
 
 
-def test_layer_gradient_norms_residual_vs_plain():
+def test_layer_gradient_norms_residual_vs_plain(one_thread):
     from tinyformer.viz import layer_gradient_norms
 
     plain = layer_gradient_norms(12, residual=False)
@@ -164,7 +173,7 @@ def test_layer_gradient_norms_residual_vs_plain():
         layer_gradient_norms(0, residual=True)
 
 
-def test_block_plots_and_residual_widget():
+def test_block_plots_and_residual_widget(one_thread):
     import matplotlib.pyplot as plt
 
     from tinyformer.model import GPT, GPTConfig, count_parameters

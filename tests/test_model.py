@@ -10,6 +10,15 @@ from tinyformer.model import GPT, GPTConfig, Transformer, TransformerConfig, cou
 pytestmark = pytest.mark.filterwarnings("ignore:enable_nested_tensor is True")  # nn.Transformer's fast-path notice
 
 
+@pytest.fixture
+def one_thread():
+    """Tiny models run fastest on one thread (two threads on a busy machine can be 40x slower)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def copy_from_torch(ours: Transformer, ref: nn.Transformer) -> None:
     """Load nn.Transformer's weights into our layers (names differ only in ffn/cross_attn/final norms)."""
     sd = {}
@@ -159,7 +168,7 @@ def test_bad_input_errors():
         count_parameters("gpt")
 
 
-def test_training_step_reduces_loss_on_a_copy_task():
+def test_training_step_reduces_loss_on_a_copy_task(one_thread):
     torch.manual_seed(0)
     model = Transformer(TransformerConfig(12, 12, d_model=32, n_heads=4, n_encoder_layers=1, n_decoder_layers=1,
                                           d_ff=64, dropout=0.0))
