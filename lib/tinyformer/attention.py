@@ -12,6 +12,7 @@ import math
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 
 def _check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None) -> None:
@@ -77,7 +78,6 @@ def scaled_dot_product_attention(
 # state_dict loads into ours unchanged. Left out: grouped-query attention, rotary positions.
 # ---------------------------------------------------------------------------------------------
 
-from torch import nn  # noqa: E402  (kept with the classes that use it)
 
 
 class AttentionCache:
