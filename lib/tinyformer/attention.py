@@ -79,7 +79,6 @@ def scaled_dot_product_attention(
 # ---------------------------------------------------------------------------------------------
 
 
-
 class AttentionCache:
     """Keys and values of one self-attention layer, preallocated as (B, H, max_len, D).
 
