@@ -64,7 +64,9 @@ class LabServer:
     log: Path
 
     def notebook_url(self, path: str) -> str:
-        return f"{self.url}/lab/tree/{path}?token={self.token}"
+        """The notebook alone in a fresh workspace of its own (so no earlier notebook is restored beside it)."""
+        workspace = Path(path).stem
+        return f"{self.url}/lab/workspaces/{workspace}/tree/{path}?reset&token={self.token}"
 
     def log_tail(self, n: int = 40) -> str:
         lines = self.log.read_text(errors="replace").splitlines() if self.log.exists() else []

@@ -49,6 +49,17 @@ class Interaction:
 INTERACTIONS = [
     Interaction("00-course-map.ipynb", kind="toggle", label="stage", value="attention", output="img"),
     Interaction("00-course-map.ipynb", kind="dropdown", label="sentence", value="Korean", output="img"),
+    Interaction("01-tokenization.ipynb", kind="slider", label="merges", value="End", output=".widget-html-content"),
+    Interaction("01-tokenization.ipynb", kind="text", label="sentence", value="for i in range(100000):",
+                output=".widget-html-content"),
+    Interaction("02-embeddings-and-positions.ipynb", kind="slider", label="dimension", value="ArrowRight*3"),
+    Interaction("02-embeddings-and-positions.ipynb", kind="slider", label="position", value="End"),
+    Interaction("03-attention.ipynb", kind="dropdown", label="query", value="cat"),
+    Interaction("04-masking.ipynb", kind="toggle", label="causal", value="off"),
+    Interaction("04-masking.ipynb", kind="toggle", label="padding", value="off"),
+    Interaction("05-multi-head-attention.ipynb", kind="dropdown", label="head", value="head 2"),
+    Interaction("06-ffn-residual-layernorm.ipynb", kind="checkbox", label="residual"),
+    Interaction("06-ffn-residual-layernorm.ipynb", kind="slider", label="depth", value="ArrowRight*4"),
 ]
 
 RUN_TIMEOUT_S = 240  # the slowest notebook's budget (180 s) plus slack; 00 needs about 10 s
@@ -132,7 +143,8 @@ def control(page, step: Interaction):
     cls = CONTROL_CLASS.get(step.kind)
     if cls is None:
         pytest.fail(f"unknown interaction kind {step.kind!r}; use one of {sorted(CONTROL_CLASS)}")
-    label = page.locator(".widget-label", has_text=re.compile(rf"^\s*{re.escape(step.label)}\s*$"))
+    # a Checkbox shows its description in a `.widget-label-basic` beside the box, the others in `.widget-label`
+    label = page.locator(".widget-label, .widget-label-basic", has_text=re.compile(rf"^\s*{re.escape(step.label)}\s*$"))
     return page.locator(f".jupyter-widgets.{cls}, .lm-Widget.{cls}").filter(has=label).first
 
 
