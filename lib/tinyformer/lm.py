@@ -46,7 +46,7 @@ class LMRecipe:
     """Everything that decides the trained model; the defaults train in a couple of CPU minutes."""
 
     vocab_size: int = 1024  # BPE vocabulary: bytes + merges
-    steps: int = 300  # optimizer steps; raise it for better text
+    steps: int = 1000  # optimizer steps; raise it for better text
     batch_size: int = 8
     seq_len: int = 128  # training window (the model's block_size can be longer)
     lr: float = 3e-3
