@@ -60,9 +60,7 @@ INTERACTIONS = [
     Interaction("05-multi-head-attention.ipynb", kind="dropdown", label="head", value="head 2"),
     Interaction("06-ffn-residual-layernorm.ipynb", kind="checkbox", label="residual"),
     Interaction("06-ffn-residual-layernorm.ipynb", kind="slider", label="depth", value="ArrowRight*4"),
-    # 07's sentence builder is left out here only for time (running 07 trains for ~100 s; the whole
-    # suite must stay under 15 minutes): tests/test_translate.py drives its controls without a browser.
-    # To check it in the browser: Interaction("07-translation.ipynb", kind="dropdown", label="subject", value="dog")
+    Interaction("07-translation.ipynb", kind="dropdown", label="subject", value="dog"),
     Interaction("08-sampling.ipynb", kind="slider", label="temperature", value="ArrowLeft*10",
                 output=".widget-html-content"),
     Interaction("08-sampling.ipynb", kind="slider", label="top-k (0 off)", value="ArrowRight*3",
