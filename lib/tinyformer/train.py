@@ -332,7 +332,10 @@ def train(model: nn.Module, get_batch: Callable[[int], Any], loss_fn: Callable[[
 
     start = time.perf_counter()
     model.train()
-    bar = tqdm(total=config.max_steps, initial=result.step, disable=not config.progress, desc="train")
+    # At most one redraw a second: plenty for a live view, and few enough messages that a long run in a
+    # notebook does not overflow the kernel's output channel (nbval then loses the end of the cell).
+    bar = tqdm(total=config.max_steps, initial=result.step, disable=not config.progress, desc="train",
+               mininterval=1.0)
     while result.step < config.max_steps:
         batch = get_batch(result.step)
         loss = loss_fn(model, batch)
@@ -347,7 +350,8 @@ def train(model: nn.Module, get_batch: Callable[[int], Any], loss_fn: Callable[[
         bar.update(1)
         if result.step % config.log_every == 0 or result.step == config.max_steps:
             recent = result.losses[-config.log_every:]
-            bar.set_postfix(loss=f"{sum(recent) / len(recent):.4f}", lr=f"{scheduler.get_last_lr()[0]:.2e}")
+            bar.set_postfix(loss=f"{sum(recent) / len(recent):.4f}", lr=f"{scheduler.get_last_lr()[0]:.2e}",
+                            refresh=False)
         out_of_time = config.max_seconds is not None and time.perf_counter() - start - eval_seconds > config.max_seconds
         last = result.step == config.max_steps or out_of_time
         if eval_fn is not None and ((config.eval_every and result.step % config.eval_every == 0) or last):
