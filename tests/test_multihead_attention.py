@@ -100,6 +100,22 @@ def test_dropout_only_in_training():
     assert not torch.allclose(mha(x)[0], mha(x)[0])
 
 
+@pytest.mark.parametrize("causal", [False, True])
+def test_training_with_dropout_on_cpu_gives_the_same_numbers_fast_or_readable(causal):
+    """PyTorch's fused CPU kernel cannot drop weights; the fast path then runs our math and dropout."""
+    mha = MultiHeadAttention(16, 4, dropout=0.3).train()
+    x = torch.randn(3, 7, 16)
+    out = {}
+    for fast in (True, False):
+        mha.fast = fast
+        torch.manual_seed(5)
+        out[fast] = mha(x, causal=causal)[0]
+    torch.testing.assert_close(out[True], out[False], rtol=0, atol=0)
+    torch.manual_seed(5)
+    mha.eval()
+    assert not torch.allclose(out[True], mha(x, causal=causal)[0])  # dropout did act
+
+
 def test_gradients_flow_to_every_parameter():
     torch.manual_seed(0)
     mha = MultiHeadAttention(8, 2)

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .attention import LayerCache, MultiHeadAttention
+from .dropout import Dropout
 
 __all__ = ["LayerNorm", "FeedForward", "EncoderLayer", "DecoderLayer", "ACTIVATIONS"]
 
@@ -86,7 +87,7 @@ class FeedForward(nn.Module):
         self.activation = activation
         self.act = ACTIVATIONS[activation]
         self.linear1 = nn.Linear(d_model, d_ff, bias=bias)  # W_1: expand
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.linear2 = nn.Linear(d_ff, d_model, bias=bias)  # W_2: project back
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -113,8 +114,8 @@ class EncoderLayer(nn.Module):
         self.ffn = FeedForward(d_model, d_ff, dropout=dropout, activation=activation)
         self.norm1 = LayerNorm(d_model, fast=fast)
         self.norm2 = LayerNorm(d_model, fast=fast)
-        self.dropout1 = nn.Dropout(dropout)
-        self.dropout2 = nn.Dropout(dropout)
+        self.dropout1 = Dropout(dropout)
+        self.dropout2 = Dropout(dropout)
         self.last_attention: torch.Tensor | None = None  # (B, H, T, T), set when need_weights=True
 
     def _sa(self, x, mask, causal, cache, need_weights):
@@ -154,9 +155,9 @@ class DecoderLayer(nn.Module):
         self.norm1 = LayerNorm(d_model, fast=fast)
         self.norm2 = LayerNorm(d_model, fast=fast)
         self.norm3 = LayerNorm(d_model, fast=fast)
-        self.dropout1 = nn.Dropout(dropout)
-        self.dropout2 = nn.Dropout(dropout)
-        self.dropout3 = nn.Dropout(dropout)
+        self.dropout1 = Dropout(dropout)
+        self.dropout2 = Dropout(dropout)
+        self.dropout3 = Dropout(dropout)
         self.last_self_attention: torch.Tensor | None = None  # (B, H, T, T)
         self.last_cross_attention: torch.Tensor | None = None  # (B, H, T, S)
 

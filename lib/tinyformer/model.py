@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from .attention import KVCache, MultiHeadAttention
+from .dropout import Dropout
 from .embeddings import LearnedPositionalEmbedding, SinusoidalPositionalEncoding, TokenEmbedding
 from .layers import ACTIVATIONS, DecoderLayer, EncoderLayer, FeedForward, LayerNorm
 from .masks import padding_mask
@@ -107,7 +108,7 @@ class Transformer(nn.Module):
         else:
             self.src_pos = LearnedPositionalEmbedding(c.max_len, c.d_model)
             self.tgt_pos = LearnedPositionalEmbedding(c.max_len, c.d_model)
-        self.dropout = nn.Dropout(c.dropout)
+        self.dropout = Dropout(c.dropout)
         layer_args = (c.d_model, c.n_heads, c.d_ff, c.dropout, c.activation, c.norm_first)
         self.encoder_layers = nn.ModuleList(EncoderLayer(*layer_args) for _ in range(c.n_encoder_layers))
         self.encoder_norm = LayerNorm(c.d_model)
@@ -196,7 +197,7 @@ class GPT(nn.Module):
         c = self.config = config
         self.tok_embed = TokenEmbedding(c.vocab_size, c.d_model)
         self.pos_embed = LearnedPositionalEmbedding(c.block_size, c.d_model)
-        self.dropout = nn.Dropout(c.dropout)
+        self.dropout = Dropout(c.dropout)
         self.blocks = nn.ModuleList(
             EncoderLayer(c.d_model, c.n_heads, c.d_ff, c.dropout, c.activation, norm_first=True) for _ in range(c.n_layers)
         )
