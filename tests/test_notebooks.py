@@ -20,6 +20,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbformat import v4
+from nbval.plugin import comment_markers, find_comment_markers
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
@@ -53,6 +54,11 @@ def load(path: Path) -> nbformat.NotebookNode:
 @lru_cache(maxsize=None)
 def load_repo_notebook(name: str) -> nbformat.NotebookNode:
     return load(NOTEBOOK_DIR / name)
+
+
+def ignores_output(cell) -> bool:
+    """What nbval itself reads: a comment line that is exactly `# NBVAL_IGNORE_OUTPUT`."""
+    return cell.cell_type == "code" and dict(find_comment_markers(cell.source)).get("check") is False
 
 
 def headings(cell) -> list[tuple[int, str]]:
@@ -134,7 +140,7 @@ def stderr_problems(nb, name: str) -> list[str]:
     return [
         f"cell {i} stores stderr output ({out.get('text', '')[:80]!r}): silence it, or use NBVAL_IGNORE_OUTPUT + an assert"
         for i, cell in enumerate(nb.cells)
-        if cell.cell_type == "code" and "NBVAL_IGNORE_OUTPUT" not in cell.source
+        if cell.cell_type == "code" and not ignores_output(cell)
         for out in cell.get("outputs", [])
         if out.get("output_type") == "stream" and out.get("name") == "stderr"
     ]
@@ -221,7 +227,19 @@ def ignored_output_problems(nb, name: str) -> list[str]:
     return [
         f"cell {i} ignores its output (NBVAL_IGNORE_OUTPUT) but has no assert on what matters"
         for i, cell in enumerate(nb.cells)
-        if cell.cell_type == "code" and "NBVAL_IGNORE_OUTPUT" in cell.source and not re.search(r"\bassert", code_lines(cell.source))
+        if ignores_output(cell) and not re.search(r"\bassert", code_lines(cell.source))
+    ]
+
+
+def marker_problems(nb, name: str) -> list[str]:
+    """nbval honours a marker only as a whole comment line: `# NBVAL_IGNORE_OUTPUT (why)` is silently compared."""
+    return [
+        f"cell {i} has {line.strip()!r}, which nbval does not read as a marker: write the marker alone on its line "
+        f"(e.g. '# NBVAL_IGNORE_OUTPUT') and the reason on the next"
+        for i, cell in enumerate(nb.cells)
+        if cell.cell_type == "code"
+        for line in cell.source.splitlines()
+        if line.strip().startswith("#") and "NBVAL_" in line and line.strip().lstrip("#").strip() not in comment_markers
     ]
 
 
@@ -253,6 +271,7 @@ RULES = [
     closing_problems,
     exercise_check_problems,
     ignored_output_problems,
+    marker_problems,
     output_size_problems,
 ]
 
@@ -439,6 +458,11 @@ def break_ignored_without_assert(nb):
     nb.cells[i].source = "# NBVAL_IGNORE_OUTPUT\n# assert this later\nprint(1)"
 
 
+def break_marker_with_reason(nb):
+    i = cell_with(nb, "NBVAL_IGNORE_OUTPUT")
+    nb.cells[i].source = nb.cells[i].source.replace("# NBVAL_IGNORE_OUTPUT", "# NBVAL_IGNORE_OUTPUT (timings vary)")
+
+
 def break_big_output(nb):
     nb.cells[1].outputs.append(v4.new_output("display_data", {"image/png": "A" * (MAX_OUTPUT_BYTES + 1), "text/plain": "<Figure>"}))
 
@@ -463,6 +487,7 @@ BREAKS = [
     (exercise_check_problems, break_checks_before_exercises, "0 check_"),
     (exercise_check_problems, break_check_without_verdict, "verdict"),
     (ignored_output_problems, break_ignored_without_assert, "no assert"),
+    (marker_problems, break_marker_with_reason, "'# NBVAL_IGNORE_OUTPUT (timings vary)'"),
     (output_size_problems, break_big_output, "KB"),
 ]
 

@@ -189,7 +189,7 @@ class MultiHeadAttention(nn.Module):
     - `fast=True` (constructor): `F.scaled_dot_product_attention`; False: our readable
       `scaled_dot_product_attention` above. Tests check both agree. One exception: training with
       dropout on a CPU. PyTorch's fused CPU kernel cannot drop weights, so it falls back to the same
-      math as ours with its own, slower dropout; we run ours (1.6x faster here, see `dropout.py`).
+      math as ours with its own, slower dropout; we run ours (1.5-1.8x faster here, see `dropout.py`).
     - `cache`: an `AttentionCache` (self-attention: keys/values appended) or a `CrossAttentionCache`
       (cross-attention: the context's keys/values computed on the first call, then reused).
     """
