@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Protocol, Sequence
 
 import matplotlib.pyplot as plt
@@ -24,6 +23,8 @@ from matplotlib.figure import Figure
 from tinyformer.attention import scaled_dot_product_attention
 from tinyformer.embeddings import TokenEmbedding, sinusoidal_positional_encoding
 from tinyformer.masks import causal_mask
+
+from .fonts import font_has
 
 __all__ = [
     "STAGES",
@@ -184,25 +185,16 @@ def trace_pipeline(text: str, tokenizer: Tokenizer, d_model: int = 16, seed: int
 # ---------------------------------------------------------------- drawing
 
 
-@lru_cache(maxsize=None)
-def _font_has(ch: str) -> bool:
-    from matplotlib import font_manager
-    from matplotlib.ft2font import FT2Font
-
-    font = FT2Font(font_manager.findfont(font_manager.FontProperties()))
-    return font.get_char_index(ord(ch)) != 0
-
-
 def _char_label(ch: str) -> str:
     if ch == " ":
         return "␣"
     if ch == "\n":
         return "⏎"
-    return ch if _font_has(ch) else f"U+{ord(ch):04X}"
+    return ch if font_has(ch) else f"U+{ord(ch):04X}"
 
 
 def _shown(label: str) -> str:
-    return "".join(c if c in "␣⏎<>" or _font_has(c) else "?" for c in label)
+    return "".join(c if c in "␣⏎<>" or font_has(c) else "?" for c in label)
 
 
 def _box(ax, x0: float, y0: float, w: float, h: float, text: str, color, fontsize: float = 9) -> None:

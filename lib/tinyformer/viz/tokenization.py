@@ -7,12 +7,13 @@ the merge-stepper widget use them without matplotlib.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import lru_cache
 
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from tinyformer.tokenizer import BPETokenizer
+
+from .fonts import font_has
 
 __all__ = [
     "TOKEN_COLORS",
@@ -40,19 +41,8 @@ def token_bytes_label(token: bytes, printable: bool = False) -> str:
         return " ".join(f"{b:02x}" for b in token)
     shown = text.replace(" ", "␣").replace("\n", "⏎").replace("\t", "⇥")
     if printable:
-        shown = "".join(c if _font_has(c) else f"U+{ord(c):04X}" for c in shown)
+        shown = "".join(c if font_has(c) else f"U+{ord(c):04X}" for c in shown)
     return shown
-
-
-@lru_cache(maxsize=None)
-def _font_has(ch: str) -> bool:
-    if ch.isprintable() and ord(ch) < 0x250:
-        return True
-    from matplotlib import font_manager
-    from matplotlib.ft2font import FT2Font
-
-    font = FT2Font(font_manager.findfont(font_manager.FontProperties()))
-    return ch.isprintable() and font.get_char_index(ord(ch)) != 0
 
 
 def segmentation(tokenizer: BPETokenizer, text: str) -> list[bytes]:

@@ -6,37 +6,15 @@ Each function draws into a new figure (or the `ax` given) and returns the figure
 
 from __future__ import annotations
 
-import warnings
 from typing import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from .fonts import use_hangul_font
+
 __all__ = ["plot_length_histograms", "plot_training_curve", "plot_cross_attention", "plot_attention_heads"]
-
-
-HANGUL_FONTS = ("NanumGothic", "Noto Sans CJK KR", "Noto Sans KR", "AppleGothic", "Malgun Gothic", "UnDotum")
-
-
-def _font() -> None:
-    """Use a font with Hangul: one the machine has, or NanumGothic from the koreanize-matplotlib package.
-
-    Without one, Korean shows as boxes (the figure still teaches) and the glyph warnings are silenced.
-    """
-    from matplotlib import font_manager
-
-    try:
-        import koreanize_matplotlib  # noqa: F401  (registers NanumGothic with matplotlib)
-    except ImportError:
-        pass
-    names = {f.name for f in font_manager.fontManager.ttflist}
-    for name in HANGUL_FONTS:
-        if name in names:
-            plt.rcParams["font.family"] = [name, "DejaVu Sans"]
-            plt.rcParams["axes.unicode_minus"] = False
-            return
-    warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font")
 
 
 def plot_length_histograms(src_lengths: Sequence[int], tgt_lengths: Sequence[int], src_name: str = "Korean",
@@ -83,7 +61,7 @@ def plot_cross_attention(src_tokens: Sequence[str], out_tokens: Sequence[str], w
 
     `head=None` averages the heads of `layer`. Each row sums to 1: where that output token looked.
     """
-    _font()
+    use_hangul_font()
     w = torch.as_tensor(weights).detach().float()
     name = "" if w.dim() == 2 else f", layer {layer % w.size(0) + 1} of {w.size(0)}"
     if w.dim() == 4:
@@ -108,7 +86,7 @@ def plot_cross_attention(src_tokens: Sequence[str], out_tokens: Sequence[str], w
 
 def plot_attention_heads(src_tokens: Sequence[str], out_tokens: Sequence[str], weights: torch.Tensor, layer: int = -1):
     """One small heatmap per head of `layer`: heads often split the work (word, position, particle)."""
-    _font()
+    use_hangul_font()
     w = torch.as_tensor(weights).detach().float()[layer]              # (H, T, S)
     H = w.size(0)
     fig, axes = plt.subplots(1, H, figsize=(2.6 * H + 1, 0.8 + 0.28 * len(out_tokens)), sharey=True)
