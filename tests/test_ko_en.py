@@ -7,7 +7,7 @@ import unicodedata
 
 import pytest
 
-from tinyformer import ko_en
+from tinyformer import english, ko_en, korean
 from tinyformer.ko_en import (
     ADJECTIVES, NOUNS, SET_PHRASES, VERBS, ClauseSpec, NounPhrase, conjugate, has_batchim, held_out_pairs,
     ko_en_length_split, ko_en_splits, make_ko_en_pairs, modifier_form, past_tense, pluralize, render,
@@ -42,8 +42,8 @@ def test_batchim_rule_matches_unicode_decomposition():
         syllable = chr(code)
         jamo = unicodedata.normalize("NFD", syllable)
         assert has_batchim(syllable) == (len(jamo) == 3)
-        lead, vowel, tail = ko_en._split(syllable)
-        assert ko_en._join(lead, vowel, tail) == syllable
+        lead, vowel, tail = korean.split_syllable(syllable)
+        assert korean.join_syllable(lead, vowel, tail) == syllable
         assert ord(jamo[1]) - 0x1161 == vowel and (tail == 0 or ord(jamo[2]) - 0x11A7 == tail)
 
 
@@ -129,9 +129,9 @@ def test_every_predicate_conjugates_to_polite_forms():
     for pred in (*VERBS, *ADJECTIVES):
         present, past, future = (pred.korean(t) for t in ("present", "past", "future"))
         assert present.endswith("요") and past.endswith("어요"), pred.ko
-        assert ko_en._split(past[-3])[2] == ko_en.TAIL_SS, pred.ko
+        assert korean.split_syllable(past[-3])[2] == korean.TAIL_SS, pred.ko
         verb_part = future.removesuffix(" 거예요")
-        assert verb_part != future and ko_en._split(verb_part[-1])[2] == ko_en.TAIL_L, pred.ko
+        assert verb_part != future and korean.split_syllable(verb_part[-1])[2] == korean.TAIL_L, pred.ko
 
 
 # ----------------------------------------------------------------------------- English morphology
@@ -253,7 +253,7 @@ def _korean_tense(clause: str) -> str:
     last = clause.rstrip("?").split()[-1]
     if last == "거예요":
         return "future"
-    return "past" if len(last) >= 3 and ko_en._split(last[-3])[2] == ko_en.TAIL_SS else "present"
+    return "past" if len(last) >= 3 and korean.split_syllable(last[-3])[2] == korean.TAIL_SS else "present"
 
 
 def test_time_words_agree_with_tense():
@@ -357,7 +357,7 @@ def test_english_agreement_in_the_corpus():
     """In one-subject statements a singular noun takes eats/does/is/was, a plural one eat/do/are/were; a/an fit."""
     singular = {n.en for n in NOUNS}
     plural = {pluralize(n.en) for n in NOUNS} - singular  # "fish" is both
-    bases = {v.en.split()[0] for v in VERBS} - set(ko_en.IRREGULAR_PAST.values())  # "read" is also a past
+    bases = {v.en.split()[0] for v in VERBS} - set(english.IRREGULAR_PAST.values())  # "read" is also a past
     s_forms = {third_person(b) for b in bases}
     checked = 0
     for ko, en in SINGLE:

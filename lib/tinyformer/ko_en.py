@@ -27,6 +27,8 @@ model must learn real structure, not word-for-word substitution:
 Use `make_ko_en_pairs(n, seed)` for pairs, `ko_en_splits` for train/test with unseen
 (subject, predicate) combinations in test, `ko_en_length_split` for three-clause sentences, and
 `render(ClauseSpec(...))` to build one clause by hand. data/README.md has the word tables.
+The word forms come from `tinyformer.korean` (syllables, particles, conjugation) and
+`tinyformer.english` (agreement, past tense, plurals, a/an); this module holds the lexicon and syntax.
 
 Left out on purpose: honorific subjects (선생님, 할머니 would need -(으)시-), pronouns, the -고
 connective (formal writing would say 자고 instead of 자요, 그리고), and capital letters and final
@@ -36,9 +38,11 @@ periods (the English side is lower case; questions end with "?").
 from __future__ import annotations
 
 import random
-import re
 from dataclasses import dataclass
 from typing import NamedTuple
+
+from .english import past_tense, pluralize, third_person, with_article
+from .korean import conjugate, has_batchim, modifier_form, with_particle
 
 __all__ = [
     "has_batchim", "with_particle", "conjugate", "modifier_form", "third_person", "past_tense",
@@ -46,136 +50,6 @@ __all__ = [
     "render", "make_ko_en_pairs",
     "ko_en_splits", "KoEnSplits", "held_out_pairs", "ko_en_length_split", "vocabulary_counts", "GRAMMAR_VERSION",
 ]
-
-# ----------------------------------------------------------------------------- Hangul
-HANGUL_FIRST, HANGUL_LAST = 0xAC00, 0xD7A3
-N_VOWELS, N_TAILS = 21, 28
-A, AE, EO, E, YEO, YE, O, WA, WAE, OE, U, WO, WI, EU, UI, I = 0, 1, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 16, 18, 19, 20
-TAIL_N, TAIL_L, TAIL_SS = 4, 8, 20  # ㄴ, ㄹ, ㅆ as final consonants
-BRIGHT = (A, 2, O)  # ㅏ ㅑ ㅗ take 아; every other vowel takes 어
-
-
-def _split(syllable: str) -> tuple[int, int, int]:
-    """(lead, vowel, tail) indices of one precomposed Hangul syllable."""
-    if len(syllable) != 1 or not HANGUL_FIRST <= ord(syllable) <= HANGUL_LAST:
-        raise ValueError(f"{syllable!r} is not a Hangul syllable (U+AC00..U+D7A3)")
-    code = ord(syllable) - HANGUL_FIRST
-    return code // (N_VOWELS * N_TAILS), (code // N_TAILS) % N_VOWELS, code % N_TAILS
-
-
-def _join(lead: int, vowel: int, tail: int = 0) -> str:
-    return chr(HANGUL_FIRST + (lead * N_VOWELS + vowel) * N_TAILS + tail)
-
-
-def _set_tail(syllable: str, tail: int) -> str:
-    lead, vowel, _ = _split(syllable)
-    return _join(lead, vowel, tail)
-
-
-def has_batchim(word: str) -> bool:
-    """True if the last syllable ends in a consonant: (code - 0xAC00) % 28 != 0."""
-    if not isinstance(word, str) or not word:
-        raise ValueError(f"word={word!r} must be a non-empty Korean string")
-    return _split(word[-1])[2] != 0
-
-
-PARTICLES = {"topic": ("은", "는"), "subject": ("이", "가"), "object": ("을", "를"), "and": ("과", "와")}
-
-
-def with_particle(word: str, kind: str) -> str:
-    """Attach a particle: 책은 / 고양이는, 학생이 / 개가, 물을 / 사과를, 책과 / 사과와."""
-    if kind not in PARTICLES:
-        raise ValueError(f"kind={kind!r} must be one of {sorted(PARTICLES)}")
-    after_consonant, after_vowel = PARTICLES[kind]
-    return word + (after_consonant if has_batchim(word) else after_vowel)
-
-
-# ----------------------------------------------------------------------------- Korean predicates
-def _infinitive(stem: str) -> str:
-    """The 아/어 form: 먹→먹어, 가→가, 보→봐, 마시→마셔, 크→커, 바쁘→바빠, 하→해."""
-    if stem.endswith("하"):
-        return stem[:-1] + "해"
-    lead, vowel, tail = _split(stem[-1])
-    if tail:
-        return stem + ("아" if vowel in BRIGHT else "어")
-    if vowel in (A, AE, EO, E, YEO):  # 가+아 → 가, 서+어 → 서, 보내+어 → 보내
-        return stem
-    if vowel == EU:  # ㅡ drops; the previous syllable's vowel decides: 바쁘→바빠, 예쁘→예뻐, 쓰→써
-        bright = len(stem) > 1 and _split(stem[-2])[1] in BRIGHT
-        return stem[:-1] + _join(lead, A if bright else EO)
-    contracted = {O: WA, U: WO, I: YEO, OE: WAE}  # 보→봐, 배우→배워, 마시→마셔, 되→돼
-    if vowel in contracted:
-        return stem[:-1] + _join(lead, contracted[vowel])
-    return stem + ("아" if vowel in BRIGHT else "어")  # 쉬→쉬어
-
-
-def _future(stem: str) -> str:
-    """-(으)ㄹ 거예요: 가→갈, 만들→만들 (ㄹ stays), 먹→먹을."""
-    tail = _split(stem[-1])[2]
-    if tail == 0:
-        return stem[:-1] + _set_tail(stem[-1], TAIL_L) + " 거예요"
-    return stem + (" 거예요" if tail == TAIL_L else "을 거예요")
-
-
-def conjugate(stem: str) -> dict[str, str]:
-    """Polite present, past and future of a regular stem: 먹 → 먹어요, 먹었어요, 먹을 거예요."""
-    inf = _infinitive(stem)
-    past = inf[:-1] + _set_tail(inf[-1], TAIL_SS) + "어요"
-    return {"present": inf + "요", "past": past, "future": _future(stem)}
-
-
-def modifier_form(stem: str) -> str:
-    """Adjective before a noun: 크→큰, 작→작은, 길→긴 (ㄹ drops), 행복하→행복한."""
-    tail = _split(stem[-1])[2]
-    if tail == 0 or tail == TAIL_L:
-        return stem[:-1] + _set_tail(stem[-1], TAIL_N)
-    return stem + "은"
-
-
-# ----------------------------------------------------------------------------- English morphology
-IRREGULAR_PAST = {"eat": "ate", "drink": "drank", "read": "read", "see": "saw", "buy": "bought",
-                  "make": "made", "write": "wrote", "meet": "met", "sleep": "slept", "run": "ran",
-                  "swim": "swam", "sing": "sang", "go": "went", "come": "came"}
-IRREGULAR_PLURAL = {"child": "children", "man": "men", "woman": "women", "mouse": "mice", "fish": "fish"}
-_CONSONANT_Y = re.compile(r"[^aeiou]y$")
-
-
-def third_person(base: str) -> str:
-    """He/she/it form: eat→eats, go→goes, wash→washes, study→studies, play→plays."""
-    if _CONSONANT_Y.search(base):
-        return base[:-1] + "ies"
-    if base.endswith(("s", "sh", "ch", "x", "z", "o")):
-        return base + "es"
-    return base + "s"
-
-
-def past_tense(base: str) -> str:
-    """Simple past: irregulars from a table, else like→liked, cry→cried, stop→stopped, walk→walked."""
-    if base in IRREGULAR_PAST:
-        return IRREGULAR_PAST[base]
-    if base.endswith("e"):
-        return base + "d"
-    if _CONSONANT_Y.search(base):
-        return base[:-1] + "ied"
-    if re.fullmatch(r"[^aeiou]*[aeiou][bdgmnprt]", base):  # one short syllable: stop→stopped
-        return base + base[-1] + "ed"
-    return base + "ed"
-
-
-def pluralize(noun: str) -> str:
-    """cat→cats, fox→foxes, baby→babies, monkey→monkeys, child→children."""
-    if noun in IRREGULAR_PLURAL:
-        return IRREGULAR_PLURAL[noun]
-    if _CONSONANT_Y.search(noun):
-        return noun[:-1] + "ies"
-    if noun.endswith(("s", "sh", "ch", "x", "z")):
-        return noun + "es"
-    return noun + "s"
-
-
-def with_article(phrase: str) -> str:
-    """a/an by the first sound's letter: an apple, a big apple, an egg."""
-    return ("an " if phrase[0] in "aeiou" else "a ") + phrase
 
 
 # ----------------------------------------------------------------------------- the lexicon
