@@ -6,10 +6,10 @@ the 256 base tokens cover any text and nothing is ever unknown, and first splits
 (words, numbers, punctuation runs, whitespace) so merges never cross a split: " dog" and " dog."
 share the token " dog".
 
-Training is fast in plain Python: the corpus is reduced to its distinct chunks with counts, pair
-counts are kept up to date incrementally, an index pair -> chunks means a merge only touches the
-chunks that contain the pair, and a lazy max-heap finds the most frequent pair. Encoding caches
-the ids of every distinct chunk.
+Training is fast in plain Python (bpe_trainer.py): the corpus is reduced to its distinct chunks
+with counts, pair counts are kept up to date incrementally, an index pair -> chunks means a merge
+only touches the chunks that contain the pair, and a lazy max-heap finds the most frequent pair.
+Encoding caches the ids of every distinct chunk.
 
 Tie-break: when several pairs share the highest count, the pair with the smallest ids wins
 (compare the first ids, then the second). `tie_break="hf"` compares the 256 byte tokens in the
@@ -23,16 +23,16 @@ Left out: Unicode normalisation, BPE-dropout, a compiled fast path. `V` is the v
 from __future__ import annotations
 
 import base64
-import heapq
 import json
 import os
 import tempfile
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import regex
-from tqdm.auto import tqdm
+
+from .bpe_trainer import bytes_to_unicode, learn_merges
 
 __all__ = ["GPT2_PATTERN", "BPETokenizer", "bytes_to_unicode"]
 
@@ -42,110 +42,6 @@ GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|
 TIE_BREAKS = ("ids", "hf")
 FILE_FORMAT = "tinyformer-bpe"
 _CACHE_LIMIT = 200_000  # distinct chunks kept by the encode cache before it starts over
-
-
-def bytes_to_unicode() -> dict[int, str]:
-    """GPT-2's table byte -> printable character (HF `tokenizers` shows byte tokens this way)."""
-    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
-    table = {b: chr(b) for b in printable}
-    extra = 0
-    for b in range(256):
-        if b not in table:
-            table[b] = chr(256 + extra)
-            extra += 1
-    return dict(sorted(table.items()))
-
-
-def _byte_order(tie_break: str) -> list[int]:
-    """Rank of each byte token for tie-breaking: its value, or its position in HF's alphabet."""
-    if tie_break == "ids":
-        return list(range(256))
-    table = bytes_to_unicode()
-    order = sorted(range(256), key=lambda b: table[b])
-    rank = [0] * 256
-    for r, b in enumerate(order):
-        rank[b] = r
-    return rank
-
-
-def _learn_merges(chunks: Mapping[bytes, int], n_tokens: int, tie_break: str, progress: bool) -> list[tuple[int, int, int]]:
-    """Merges (a, b, new_id) in the order learned, until the vocabulary has `n_tokens` tokens."""
-    words = [list(w) for w in chunks]  # distinct chunks as ids; bytes 0..255 are ids 0..255
-    counts = list(chunks.values())
-    pair_counts: dict[tuple[int, int], int] = defaultdict(int)
-    where: dict[tuple[int, int], set[int]] = defaultdict(set)  # pair -> chunks that (may) contain it
-    for w, (ids, c) in enumerate(zip(words, counts)):
-        for pair in zip(ids, ids[1:]):
-            pair_counts[pair] += c
-            where[pair].add(w)
-    rank = _byte_order(tie_break)
-
-    def key(pair: tuple[int, int]) -> tuple[int, int]:
-        a, b = pair
-        return (rank[a] if a < 256 else a, rank[b] if b < 256 else b)
-
-    if tie_break == "ids":  # the key is the pair itself: skip the function call
-        key = tuple  # noqa: F811
-
-    # max-heap by count, then smallest key; entries go stale when a count drops and are fixed on pop
-    heap = [(-c, key(p), p) for p, c in pair_counts.items()]
-    heapq.heapify(heap)
-    vocab = [bytes([b]) for b in range(256)]
-    index = {tok: i for i, tok in enumerate(vocab)}
-    merges: list[tuple[int, int, int]] = []
-    bar = tqdm(total=max(n_tokens - 256, 0), desc="BPE merges", disable=not progress)
-    while len(vocab) < n_tokens and heap:
-        neg_count, k, pair = heapq.heappop(heap)
-        count = pair_counts.get(pair, 0)
-        if count != -neg_count:  # stale entry: re-queue with the true count (if any left)
-            if count > 0:
-                heapq.heappush(heap, (-count, k, pair))
-            continue
-        a, b = pair
-        new_bytes = vocab[a] + vocab[b]
-        new_id = index.get(new_bytes)
-        if new_id is None:
-            new_id = len(vocab)
-            vocab.append(new_bytes)
-            index[new_bytes] = new_id
-            bar.update()
-        merges.append((a, b, new_id))
-        grown: dict[tuple[int, int], None] = {}  # pairs with the new token: their counts went up
-        for w in where.pop(pair):
-            ids, c = words[w], counts[w]
-            if a not in ids:  # a stale index entry, found by a fast scan in C
-                continue
-            out: list[int] = []
-            i, n = 0, len(ids)
-            while i < n:
-                if ids[i] == a and i + 1 < n and ids[i + 1] == b:
-                    # only the pairs touching this occurrence change: (prev, a) -> (prev, new), (b, next) -> (new, next)
-                    if out:
-                        prev = out[-1]  # already the new token if the previous pair was merged too
-                        pair_counts[prev, a] -= c
-                        p = (prev, new_id)
-                        pair_counts[p] += c
-                        grown[p] = None
-                        where[p].add(w)
-                    if i + 2 < n:
-                        nxt = ids[i + 2]
-                        pair_counts[b, nxt] -= c
-                        p = (new_id, nxt)
-                        pair_counts[p] += c
-                        grown[p] = None
-                        where[p].add(w)
-                    out.append(new_id)
-                    i += 2
-                else:
-                    out.append(ids[i])
-                    i += 1
-            words[w] = out
-        pair_counts.pop(pair, None)  # all its occurrences are gone
-        for p in grown:
-            if pair_counts[p] > 0:
-                heapq.heappush(heap, (-pair_counts[p], key(p), p))
-    bar.close()
-    return merges
 
 
 def _check_special_names(names: Iterable[str], what: str) -> list[str]:
@@ -269,7 +165,7 @@ class BPETokenizer:
         n_tokens = vocab_size - len(names)
         if progress is None:
             progress = n_tokens - 256 > 4096 or len(text) > 5_000_000
-        merges = _learn_merges(chunks, n_tokens, tie_break, progress)
+        merges = learn_merges(chunks, n_tokens, tie_break, progress)
         return cls(merges, pattern=pattern, special_tokens=names)
 
     # ---- tiktoken files -------------------------------------------------------------------
