@@ -21,16 +21,9 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tinyformer.checkpoint import config_diff, load_checkpoint, save_checkpoint
+from tinyformer.train import TrainConfig, label_smoothed_cross_entropy, lr_lambda, train
 from tinyformer.utils import seed_everything
-from tinyformer.train import (
-    TrainConfig,
-    config_diff,
-    label_smoothed_cross_entropy,
-    load_checkpoint,
-    lr_lambda,
-    save_checkpoint,
-    train,
-)
 
 # ---------------------------------------------------------------------------------------------
 # a tiny task: a 2-layer MLP with dropout on synthetic regression data; each step's batch comes

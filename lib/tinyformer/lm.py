@@ -19,10 +19,11 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from tinyformer.checkpoint import load_checkpoint, save_checkpoint
 from tinyformer.corpus import python_docs_split
 from tinyformer.model import GPT, GPTConfig
 from tinyformer.tokenizer import BPETokenizer
-from tinyformer.train import TrainConfig, TrainResult, load_checkpoint, save_checkpoint, train
+from tinyformer.train import TrainConfig, TrainResult, train
 
 __all__ = [
     "LMRecipe",

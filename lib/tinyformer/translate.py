@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -28,12 +27,13 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .decoding import beam_search, greedy_decode, strip_special
-from .data import Batch, encode_pair, ko_en_length_split, ko_en_splits, make_batches, pad_sequences
+from .data import Batch, encode_pair, ko_en_splits, make_batches, pad_sequences
 from .ko_en import GRAMMAR_VERSION
 from .masks import padding_mask
 from .model import Transformer, TransformerConfig
 from .tokenizer import BPETokenizer
-from .train import TrainConfig, TrainResult, config_diff, load_checkpoint, save_checkpoint, train
+from .checkpoint import config_diff, save_checkpoint
+from .train import TrainConfig, TrainResult, train
 from .utils import seed_everything
 
 __all__ = [
