@@ -6,6 +6,7 @@ from pathlib import Path
 
 import matplotlib
 import pytest
+import torch
 
 # Unit tests draw figures without a display. Select Agg in this process only: setting the
 # MPLBACKEND environment variable instead would leak into the kernels nbval starts for the
@@ -19,3 +20,12 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 def repo_root() -> Path:
     """The repository root (the folder holding README.md and notebooks/)."""
     return REPO_ROOT
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny models run fastest on one thread (two threads on a busy machine can be 40x slower); restored after."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

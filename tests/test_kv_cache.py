@@ -8,15 +8,6 @@ from tinyformer.masks import padding_mask
 from tinyformer.model import GPT, GPTConfig, Transformer, TransformerConfig
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny models run fastest on one thread (two threads on a busy machine can be 40x slower)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _gpt(seed=0, **kw):
     torch.manual_seed(seed)
     cfg = dict(vocab_size=23, block_size=32, d_model=16, n_heads=4, n_layers=3, d_ff=32, dropout=0.0)

@@ -12,15 +12,6 @@ from tinyformer.layers import DecoderLayer, EncoderLayer, FeedForward, LayerNorm
 from tinyformer.masks import padding_mask
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny models run fastest on one thread (two threads on a busy machine can be 40x slower)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def torch_to_ours(state_dict):
     """nn.Transformer*Layer names -> ours: linear1/2 live in `ffn`, multihead_attn is `cross_attn`."""
     out = {}

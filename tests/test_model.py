@@ -10,15 +10,6 @@ from tinyformer.model import GPT, GPTConfig, Transformer, TransformerConfig, cou
 pytestmark = pytest.mark.filterwarnings("ignore:enable_nested_tensor is True")  # nn.Transformer's fast-path notice
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny models run fastest on one thread (two threads on a busy machine can be 40x slower)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def copy_from_torch(ours: Transformer, ref: nn.Transformer) -> None:
     """Load nn.Transformer's weights into our layers (names differ only in ffn/cross_attn/final norms)."""
     sd = {}
