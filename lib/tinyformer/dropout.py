@@ -4,9 +4,10 @@ the survivors by 1 / (1 - p), so the expected output is the input; in evaluation
 Why our own: on a CPU, PyTorch's dropout spends 5-9 ns per value drawing its random mask (measured
 here), a third of a training step of a translator-sized model (benchmarks/model.py). We draw 64-bit
 random words and read each as four 16-bit uniform numbers, so the generator runs a quarter as
-often (2-5 ns per value, 1.5-3x faster). The price: p is rounded to a multiple of 1/65536
-(off by at most 2^-17 ≈ 0.0000076), and the survivors are scaled by that same rounded p, so the
-expectation stays exact. On other devices (CUDA, MPS) we call `F.dropout`, which is fast there.
+often: 2-7 ns per value, 1.3-3x faster (the same machine varied that much between runs). The
+price: p is rounded to a multiple of 1/65536 (off by at most 2^-17 ≈ 0.0000076), and the
+survivors are scaled by that same rounded p, so the expectation stays exact. On other devices
+(CUDA, MPS) we call `F.dropout`, which is fast there.
 """
 
 from __future__ import annotations
