@@ -29,3 +29,16 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture
+def verdict(capsys):
+    """verdict(check, fn) -> what the exercise check returned, after asserting it printed the matching ✅/❌."""
+
+    def run(check, fn) -> bool:
+        ok = check(fn)
+        out = capsys.readouterr().out
+        assert out.startswith("✅" if ok else "❌"), out
+        return ok
+
+    return run

@@ -91,7 +91,7 @@ def test_other_devices_use_pytorchs_dropout():
     assert dropout(x, 0.5).device.type == "meta"
 
 
-def test_layer_matches_nn_dropout_in_train_and_eval_interface():
+def test_layer_shows_p_and_has_nn_dropouts_empty_state_dict():
     layer = Dropout(0.25)
     assert "p=0.25" in repr(layer)
     assert layer.state_dict() == torch.nn.Dropout(0.25).state_dict() == {}

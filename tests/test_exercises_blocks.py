@@ -49,28 +49,21 @@ def no_residual_block(x, attn, ffn, norm1, norm2):
     return ffn(norm2(x))
 
 
-def _verdict(capsys, check, fn):
-    ok = check(fn)
-    out = capsys.readouterr().out
-    assert out.startswith("✅" if ok else "❌"), out
-    return ok
+def test_layer_norm_check(verdict):
+    assert not verdict(check_layer_norm, stub)
+    assert not verdict(check_layer_norm, layer_norm_unbiased)
+    assert not verdict(check_layer_norm, layer_norm_wrong_dim)
+    assert verdict(check_layer_norm, layer_norm)
 
 
-def test_layer_norm_check(capsys):
-    assert not _verdict(capsys, check_layer_norm, stub)
-    assert not _verdict(capsys, check_layer_norm, layer_norm_unbiased)
-    assert not _verdict(capsys, check_layer_norm, layer_norm_wrong_dim)
-    assert _verdict(capsys, check_layer_norm, layer_norm)
+def test_feed_forward_check(verdict):
+    assert not verdict(check_feed_forward, stub)
+    assert not verdict(check_feed_forward, feed_forward_relu_last)
+    assert verdict(check_feed_forward, feed_forward)
 
 
-def test_feed_forward_check(capsys):
-    assert not _verdict(capsys, check_feed_forward, stub)
-    assert not _verdict(capsys, check_feed_forward, feed_forward_relu_last)
-    assert _verdict(capsys, check_feed_forward, feed_forward)
-
-
-def test_pre_norm_block_check(capsys):
-    assert not _verdict(capsys, check_pre_norm_block, stub)
-    assert not _verdict(capsys, check_pre_norm_block, post_norm_block)
-    assert not _verdict(capsys, check_pre_norm_block, no_residual_block)
-    assert _verdict(capsys, check_pre_norm_block, pre_norm_block)
+def test_pre_norm_block_check(verdict):
+    assert not verdict(check_pre_norm_block, stub)
+    assert not verdict(check_pre_norm_block, post_norm_block)
+    assert not verdict(check_pre_norm_block, no_residual_block)
+    assert verdict(check_pre_norm_block, pre_norm_block)

@@ -48,27 +48,20 @@ def mha_one_head(x, w_in, b_in, w_out, b_out, n_heads):  # ignores n_heads: sing
     return mha(x, w_in, b_in, w_out, b_out, 1)
 
 
-def _verdict(capsys, check, fn):
-    ok = check(fn)
-    out = capsys.readouterr().out
-    assert out.startswith("✅" if ok else "❌"), out
-    return ok
+def test_split_heads_check(verdict):
+    assert not verdict(check_split_heads, stub)
+    assert not verdict(check_split_heads, split_heads_no_transpose)
+    assert verdict(check_split_heads, split_heads)
 
 
-def test_split_heads_check(capsys):
-    assert not _verdict(capsys, check_split_heads, stub)
-    assert not _verdict(capsys, check_split_heads, split_heads_no_transpose)
-    assert _verdict(capsys, check_split_heads, split_heads)
+def test_merge_heads_check(verdict):
+    assert not verdict(check_merge_heads, stub)
+    assert not verdict(check_merge_heads, merge_heads_no_transpose)
+    assert verdict(check_merge_heads, merge_heads)
 
 
-def test_merge_heads_check(capsys):
-    assert not _verdict(capsys, check_merge_heads, stub)
-    assert not _verdict(capsys, check_merge_heads, merge_heads_no_transpose)
-    assert _verdict(capsys, check_merge_heads, merge_heads)
-
-
-def test_multi_head_attention_check(capsys):
-    assert not _verdict(capsys, check_multi_head_attention, stub)
-    assert not _verdict(capsys, check_multi_head_attention, mha_unscaled)
-    assert not _verdict(capsys, check_multi_head_attention, mha_one_head)
-    assert _verdict(capsys, check_multi_head_attention, mha)
+def test_multi_head_attention_check(verdict):
+    assert not verdict(check_multi_head_attention, stub)
+    assert not verdict(check_multi_head_attention, mha_unscaled)
+    assert not verdict(check_multi_head_attention, mha_one_head)
+    assert verdict(check_multi_head_attention, mha)
