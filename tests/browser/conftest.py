@@ -62,11 +62,45 @@ class LabServer:
     url: str  # http://127.0.0.1:PORT
     token: str
     log: Path
+    runtime_dir: Path  # the kernels' connection files live here while they run
 
     def notebook_url(self, path: str) -> str:
         """The notebook alone in a fresh workspace of its own (so no earlier notebook is restored beside it)."""
         workspace = Path(path).stem
         return f"{self.url}/lab/workspaces/{workspace}/tree/{path}?reset&token={self.token}"
+
+    def api(self, method: str, endpoint: str):
+        """Call the server's REST API (e.g. "GET", "/api/kernels"); the decoded JSON, or None when empty."""
+        request = urllib.request.Request(f"{self.url}{endpoint}?token={self.token}", method=method)
+        with urllib.request.urlopen(request, timeout=30) as r:
+            body = r.read()
+        return json.loads(body) if body else None
+
+    def kernels(self) -> list[dict]:
+        """The kernels the server has running now."""
+        return self.api("GET", "/api/kernels")
+
+    def shut_down_kernels(self, timeout_s: float = 30) -> list[dict]:
+        """End every session and kernel, as File > Shut Down All Kernels would; what still runs after `timeout_s`."""
+        for session in self.api("GET", "/api/sessions"):
+            self.api("DELETE", f"/api/sessions/{session['id']}")
+        for kernel in self.kernels():
+            self.api("DELETE", f"/api/kernels/{kernel['id']}")
+        deadline = time.monotonic() + timeout_s
+        while (left := self.kernels()) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        return left
+
+    def kernel_processes(self) -> list[int]:
+        """Process ids whose command line names a connection file of this server (Linux /proc; [] elsewhere)."""
+        pids = []
+        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                if str(self.runtime_dir).encode() in cmdline.read_bytes():
+                    pids.append(int(cmdline.parent.name))
+            except OSError:  # the process ended while we looked
+                continue
+        return pids
 
     def log_tail(self, n: int = 40) -> str:
         lines = self.log.read_text(errors="replace").splitlines() if self.log.exists() else []
@@ -127,7 +161,7 @@ def lab_server(tmp_path_factory, chromium_path) -> LabServer:
     env.pop("MPLBACKEND", None)  # kernels must use the inline backend to show figures
     with open(log, "wb") as log_file:
         proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
-    server = LabServer(f"http://127.0.0.1:{port}", token, log)
+    server = LabServer(f"http://127.0.0.1:{port}", token, log, home / "runtime")
     try:
         deadline = time.monotonic() + SERVER_START_TIMEOUT
         while True:

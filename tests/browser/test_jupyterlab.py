@@ -247,6 +247,15 @@ def test_widgets_respond_in_jupyterlab(notebook, lab_server, page, screenshots):
             area.screenshot(path=str(screenshots / f"{stem}_{n}_{step.kind}_{step.label}_after.png"))
             assert_no_widget_errors(page, lab_server, f"{notebook} after step {n}")
     finally:
+        # End this notebook's kernel now, so it does not compete with the notebooks checked after it.
+        left = lab_server.shut_down_kernels()
+        if left:
+            pytest.fail(f"{notebook}: kernels still running after shutdown: {left}")
+        deadline = time.monotonic() + 30
+        while (pids := lab_server.kernel_processes()) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        if pids:
+            pytest.fail(f"{notebook}: kernel processes {pids} outlived their shutdown")
         if not had_checkpoint:
             checkpoint.unlink(missing_ok=True)
             try:
