@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -295,3 +296,183 @@ def test_resume_after_sigkill_is_exact(tmp_path):
     full = train(straight, get_batch, loss_fn, quiet(max_steps=n))
     assert_identical(params(straight), params(resumed))
     assert result.losses == full.losses
+
+
+# ---------------------------------------------------------------------------------------------
+# resuming with changed settings: applied or refused, never silently ignored
+
+
+@pytest.mark.parametrize("field, value, shown", [
+    ("lr", 0.1, "lr: checkpoint 0.01, now 0.1"),
+    ("warmup_steps", 2, "warmup_steps: checkpoint 5, now 2"),
+    ("schedule", "cosine", "schedule: checkpoint 'inverse_sqrt', now 'cosine'"),
+    ("min_lr_ratio", 0.5, "min_lr_ratio: checkpoint 0.1, now 0.5"),
+    ("weight_decay", 0.1, "weight_decay: checkpoint 0.01, now 0.1"),
+    ("betas", (0.8, 0.9), "betas: checkpoint (0.9, 0.98), now (0.8, 0.9)"),
+    ("eps", 1e-6, "eps: checkpoint 1e-09, now 1e-06"),
+    ("grad_clip", None, "grad_clip: checkpoint 1.0, now None"),
+])
+def test_resume_refuses_a_changed_step_setting(tmp_path, field, value, shown):
+    ckpt = tmp_path / "run.pt"
+    train(make_model(), get_batch, loss_fn, quiet(max_steps=3, checkpoint_path=str(ckpt)))
+    before = ckpt.read_bytes()
+    with pytest.raises(ValueError, match=re.escape(f"cannot resume from checkpoint run.pt with other settings: {shown}")) as err:
+        train(make_model(), get_batch, loss_fn, quiet(max_steps=6, checkpoint_path=str(ckpt), **{field: value}),
+              resume=True)
+    assert "max_steps" in str(err.value) and "another checkpoint_path" in str(err.value)   # what may change, and how
+    assert ckpt.read_bytes() == before                                                    # nothing was trained
+
+
+def test_resume_names_every_changed_field_once(tmp_path):
+    ckpt = tmp_path / "run.pt"
+    train(make_model(), get_batch, loss_fn, quiet(max_steps=3, checkpoint_path=str(ckpt)),
+          run_config={"batch_size": 8, "lr": 0.01, "label_smoothing": 0.1, "seed": 0})
+    with pytest.raises(ValueError) as err:
+        train(make_model(), get_batch, loss_fn, quiet(lr=0.1, grad_clip=2.0, checkpoint_path=str(ckpt)), resume=True,
+              run_config={"batch_size": 16, "lr": 0.1, "label_smoothing": 0.0, "seed": 1})
+    message = str(err.value)
+    for part in ("batch_size: checkpoint 8, now 16", "lr: checkpoint 0.01, now 0.1", "grad_clip: checkpoint 1.0, now 2.0",
+                 "label_smoothing: checkpoint 0.1, now 0.0", "seed: checkpoint 0, now 1"):
+        assert part in message
+    assert message.count("lr: checkpoint") == 1                   # in both configs, named once
+
+
+def test_resume_applies_bookkeeping_settings(tmp_path):
+    """eval_every, log_every, progress, checkpoint_every and a larger max_steps take their new values."""
+    ckpt = tmp_path / "run.pt"
+    train(make_model(), get_batch, loss_fn, quiet(max_steps=10, checkpoint_path=str(ckpt)))
+    result = train(make_model(), get_batch, loss_fn, quiet(max_steps=20, eval_every=4, log_every=3, checkpoint_every=5,
+                                                            checkpoint_path=str(ckpt)),
+                   eval_fn=lambda m: {"n": 1}, resume=True)
+    assert result.resumed_from == 10 and result.step == 20
+    assert [e["step"] for e in result.evals] == [12, 16, 20]
+
+
+def test_resume_with_more_steps_recomputes_the_cosine_decay(tmp_path):
+    """Cosine over 10 steps, resumed at step 6 with max_steps=30: from then on the lr is the 30-step schedule's."""
+    ckpt = tmp_path / "run.pt"
+    short = quiet(max_steps=6, schedule="cosine", warmup_steps=2, checkpoint_path=str(ckpt))
+    train(make_model(), get_batch, loss_fn, short)
+    seen = []
+    orig = torch.optim.AdamW.step
+
+    def spy(self, *a, **k):
+        seen.append(self.param_groups[0]["lr"])
+        return orig(self, *a, **k)
+
+    longer = quiet(max_steps=9, schedule="cosine", warmup_steps=2, checkpoint_path=str(ckpt))
+    torch.optim.AdamW.step = spy
+    try:
+        train(make_model(), get_batch, loss_fn, longer, resume=True)
+    finally:
+        torch.optim.AdamW.step = orig
+    assert seen == pytest.approx([0.01 * lr_lambda(s, longer) for s in (6, 7, 8)], rel=1e-12)
+
+
+def test_resume_refuses_fewer_steps_than_done(tmp_path):
+    ckpt = tmp_path / "run.pt"
+    train(make_model(), get_batch, loss_fn, quiet(max_steps=8, checkpoint_path=str(ckpt)))
+    with pytest.raises(ValueError, match=r"max_steps=5 is below the step the checkpoint run.pt reached \(8\)"):
+        train(make_model(), get_batch, loss_fn, quiet(max_steps=5, checkpoint_path=str(ckpt)), resume=True)
+    assert train(make_model(), get_batch, loss_fn, quiet(max_steps=8, checkpoint_path=str(ckpt)), resume=True).step == 8
+
+
+# ---------------------------------------------------------------------------------------------
+# a checkpoint that was written always loads: plain Python numbers at the boundary
+
+
+@pytest.mark.parametrize("value, plain", [
+    (np.float64(0.25), 0.25), (np.float32(0.5), 0.5), (np.float16(0.5), 0.5), (np.int64(3), 3), (np.int32(-2), -2),
+    (np.uint8(7), 7), (np.bool_(True), True), (np.array(1.5), 1.5), (torch.tensor(0.75), 0.75),
+    (torch.tensor(4), 4), (torch.tensor(True), True), (torch.tensor(0.5, dtype=torch.float64), 0.5),
+    (torch.tensor(0.5, dtype=torch.bfloat16), 0.5), (0.125, 0.125), (2, 2), (False, False), ("a sample", "a sample"),
+    (None, None),
+])
+def test_every_number_an_eval_callback_returns_is_saved_plainly(tmp_path, value, plain):
+    ckpt = tmp_path / "run.pt"
+    result = train(make_model(), get_batch, loss_fn, quiet(max_steps=2, checkpoint_path=str(ckpt)),
+                   eval_fn=lambda m: {"metric": value})
+    assert result.evals[-1]["metric"] == plain and type(result.evals[-1]["metric"]) is type(plain)
+    state = torch.load(ckpt, weights_only=True)                   # what failed with UnpicklingError before
+    assert type(state["evals"][-1]["metric"]) is type(plain)
+    resumed = train(make_model(), get_batch, loss_fn, quiet(max_steps=3, checkpoint_path=str(ckpt)),
+                    eval_fn=lambda m: {"metric": value}, resume=True)
+    assert resumed.resumed_from == 2 and len(resumed.evals) == 2
+
+
+@pytest.mark.parametrize("returned, error, match", [
+    ({"acc": [0.5, 0.6]}, TypeError, "'acc' of type list"),
+    ({"acc": {"a": 1}}, TypeError, "'acc' of type dict"),
+    ({"acc": torch.tensor([0.5, 0.6])}, TypeError, r"'acc' with shape \(2,\)"),
+    ({"acc": np.array([1.0, 2.0])}, TypeError, r"'acc' with shape \(2,\)"),
+    ({"acc": object()}, TypeError, "'acc' of type object"),
+    ({"acc": 1 + 2j}, TypeError, "'acc' of type complex"),
+    ({3: 0.5}, TypeError, "metric names must be str"),
+    ({"step": 1}, ValueError, "'step' key"),
+    (0.5, TypeError, "eval_fn must return a dict"),
+])
+def test_an_eval_value_a_checkpoint_cannot_hold_fails_when_returned(tmp_path, returned, error, match):
+    ckpt = tmp_path / "run.pt"
+    with pytest.raises(error, match=match):
+        train(make_model(), get_batch, loss_fn, quiet(max_steps=2, eval_every=1, checkpoint_path=str(ckpt)),
+              eval_fn=lambda m: returned)
+    assert not ckpt.exists()                                      # refused before anything was saved
+
+
+def test_save_checkpoint_converts_numpy_and_refuses_what_would_not_load(tmp_path):
+    path = save_checkpoint(tmp_path / "m.pt", make_model(), step=np.int64(3), losses=[np.float32(0.5)],
+                           extra={"score": np.float64(1.5), "ids": (np.int64(1), 2), "note": "ok"})
+    state = torch.load(path, weights_only=True)
+    assert state["step"] == 3 and state["losses"] == [0.5] and type(state["losses"][0]) is float
+    assert state["extra"] == {"score": 1.5, "ids": (1, 2), "note": "ok"} and type(state["extra"]["ids"][0]) is int
+    for extra, where in (({"x": object()}, r"checkpoint\['extra'\]\['x'\] is of type object"),
+                         ({"x": [1, np.zeros(3)]}, r"checkpoint\['extra'\]\['x'\]\[1\] is a NumPy array of shape \(3,\)")):
+        with pytest.raises(TypeError, match=where):
+            save_checkpoint(tmp_path / "bad.pt", make_model(), extra=extra)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt"]   # nothing written, no temp file left
+
+
+def test_numpy_numbers_in_the_train_config_become_python_numbers(tmp_path):
+    """lr from np.logspace is an np.float64: it reaches the optimizer state, so it must be a float when saved."""
+    ckpt = tmp_path / "run.pt"
+    config = quiet(max_steps=3, lr=np.logspace(-3, -2, 2)[1], warmup_steps=np.int64(1), checkpoint_path=ckpt)
+    assert type(config.lr) is float and type(config.warmup_steps) is int and config.checkpoint_path == str(ckpt)
+    train(make_model(), get_batch, loss_fn, config)
+    resumed = train(make_model(), get_batch, loss_fn, quiet(max_steps=4, lr=0.01, warmup_steps=1,
+                                                             checkpoint_path=str(ckpt)), resume=True)
+    assert resumed.resumed_from == 3
+
+
+# ---------------------------------------------------------------------------------------------
+# a file that is not a checkpoint: a clear ValueError naming it
+
+
+def _not_checkpoints(tmp_path):
+    import json
+    import zipfile
+
+    from tinyformer.tokenizer import BPETokenizer
+
+    files = {
+        "notes.txt": ("a text file", lambda p: p.write_text("step 10 loss 2.3\n")),
+        "config.json": ("a JSON file", lambda p: p.write_text(json.dumps({"lr": 0.001}))),
+        "tok.json": ("a tokenizer JSON file", lambda p: BPETokenizer.train("abc abc", 258).save(p)),
+        "empty.pt": ("an empty file", lambda p: p.write_bytes(b"")),
+        "noise.pt": ("binary data", lambda p: p.write_bytes(bytes(range(256)))),
+        "weights.pt": ("a bare state_dict", lambda p: torch.save(make_model().state_dict(), p)),
+        "whole.pt": ("Python objects other than tensors", lambda p: torch.save(make_model(), p)),
+        "list.pt": ("a PyTorch file holding a list", lambda p: torch.save([1, 2], p)),
+        "kor.zip": ("a zip archive torch cannot read", lambda p: zipfile.ZipFile(p, "w").writestr("kor.txt", "x")),
+    }
+    good = save_checkpoint(tmp_path / "good.pt", make_model())
+    files["cut.pt"] = ("truncated", lambda p: p.write_bytes(good.read_bytes()[:2000]))
+    for name, (_, write) in files.items():
+        write(tmp_path / name)
+    return [(tmp_path / name, looks) for name, (looks, _) in files.items()]
+
+
+def test_load_checkpoint_on_a_file_that_is_not_ours(tmp_path):
+    for path, looks in _not_checkpoints(tmp_path):
+        with pytest.raises(ValueError, match="is not a tinyformer checkpoint") as err:
+            load_checkpoint(path, make_model())
+        assert str(path) in str(err.value) and looks in str(err.value), str(err.value)

@@ -11,36 +11,51 @@ uniformly over the vocabulary; `label_smoothed_cross_entropy` writes it out by h
 
 Checkpoints (checkpoint.py) hold the model, optimizer, scheduler, step, every RNG state and the
 loss history, and are written atomically; resuming from one continues exactly as if the run had
-never stopped. Left out: mixed precision, gradient accumulation, multiple devices.
+never stopped. So a resume refuses changed settings that decide how a step is taken (lr, warmup,
+schedule, weight decay, betas, eps, clipping, the model config, and the caller's `run_config`:
+batch size, label smoothing, seed, ...), naming each with both values; it applies the ones in
+`RESUME_MAY_CHANGE` (how long to run, what to report and save). Left out: mixed precision,
+gradient accumulation, multiple devices.
 Shapes: `N` positions (B*T flattened), `V` vocab.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .checkpoint import get_rng_state, load_checkpoint, save_checkpoint, set_rng_state
+from .checkpoint import (ConfigMismatchError, config_dict, config_diff, get_rng_state, plain_metrics,
+                         read_checkpoint, restore_checkpoint, save_checkpoint, set_rng_state)
 
 __all__ = [
+    "RESUME_MAY_CHANGE",
     "TrainConfig",
     "TrainResult",
     "label_smoothed_cross_entropy",
     "lr_lambda",
     "make_optimizer",
     "make_scheduler",
+    "check_resume",
     "train",
 ]
 
 SCHEDULES = ("cosine", "inverse_sqrt", "constant")
+# The TrainConfig fields a resumed run may change; the new value applies. They decide how long to run
+# and what to report or save, not how a step is taken. A new max_steps must be >= the step reached;
+# with the cosine schedule the decay is recomputed over the new total, so the learning rate moves to
+# where the longer (or shorter) schedule is at this step. Every other field must match the checkpoint.
+RESUME_MAY_CHANGE = ("max_steps", "eval_every", "checkpoint_every", "checkpoint_path", "max_seconds", "progress",
+                     "log_every")
 
 
 @dataclass
@@ -64,21 +79,50 @@ class TrainConfig:
     log_every: int = 10                # how often the bar's loss is refreshed
 
     def __post_init__(self) -> None:
-        if not isinstance(self.max_steps, int) or self.max_steps < 0:
-            raise ValueError(f"max_steps={self.max_steps!r} must be an int >= 0")
+        for name in ("max_steps", "warmup_steps", "eval_every", "checkpoint_every", "log_every"):
+            setattr(self, name, _int(name, getattr(self, name), minimum=1 if name == "log_every" else 0))
+        for name in ("lr", "min_lr_ratio", "weight_decay", "eps"):
+            setattr(self, name, _float(name, getattr(self, name)))
         if not self.lr > 0:
             raise ValueError(f"lr={self.lr} must be > 0")
-        if self.warmup_steps < 0:
-            raise ValueError(f"warmup_steps={self.warmup_steps} must be >= 0")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule={self.schedule!r} is unknown; choose one of {', '.join(SCHEDULES)}")
         if not 0 <= self.min_lr_ratio <= 1:
             raise ValueError(f"min_lr_ratio={self.min_lr_ratio} must be in [0, 1]")
-        if self.grad_clip is not None and not self.grad_clip > 0:
-            raise ValueError(f"grad_clip={self.grad_clip} must be > 0 or None")
-        if self.eval_every < 0 or self.checkpoint_every < 0 or self.log_every < 1:
-            raise ValueError("eval_every and checkpoint_every must be >= 0, log_every >= 1")
-        self.betas = tuple(self.betas)
+        if self.weight_decay < 0 or not self.eps > 0:
+            raise ValueError(f"weight_decay={self.weight_decay} must be >= 0 and eps={self.eps} > 0")
+        if isinstance(self.betas, (str, bytes)) or not hasattr(self.betas, "__len__") or len(self.betas) != 2:
+            raise ValueError(f"betas={self.betas!r} must be two numbers in [0, 1), e.g. (0.9, 0.98)")
+        self.betas = tuple(_float("betas", b) for b in self.betas)
+        if not all(0 <= b < 1 for b in self.betas):
+            raise ValueError(f"betas={self.betas} must be two numbers in [0, 1)")
+        for name in ("grad_clip", "max_seconds"):
+            value = getattr(self, name)
+            if value is not None and not _float(name, value) > 0:
+                raise ValueError(f"{name}={value} must be > 0 or None")
+            setattr(self, name, None if value is None else float(value))
+        if self.checkpoint_path is not None:
+            if not isinstance(self.checkpoint_path, (str, os.PathLike)):
+                raise TypeError(f"checkpoint_path must be a str, a path or None, got {type(self.checkpoint_path).__name__}")
+            self.checkpoint_path = str(self.checkpoint_path)
+        if not isinstance(self.progress, bool):
+            raise TypeError(f"progress must be True or False, got {self.progress!r}")
+
+
+def _int(name: str, value: Any, minimum: int = 0) -> int:
+    """`value` as a plain int >= minimum (a NumPy integer too); ValueError naming `name` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name}={value!r} must be an int >= {minimum}")
+    return int(value)
+
+
+def _float(name: str, value: Any) -> float:
+    """`value` as a plain finite float (an int or a NumPy number too): a checkpoint then always loads."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} ({value!r})")
+    if not math.isfinite(value):
+        raise ValueError(f"{name}={value} must be a finite number")
+    return float(value)
 
 
 @dataclass
@@ -158,48 +202,98 @@ def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig) -> tor
 # the loop
 
 
-def _evaluate(model: nn.Module, eval_fn: Callable[[nn.Module], dict[str, float]], step: int) -> dict[str, float]:
+def _evaluate(model: nn.Module, eval_fn: Callable[[nn.Module], dict[str, float]], step: int) -> dict[str, Any]:
     """Run `eval_fn` in eval mode without touching the training RNG streams."""
     rng = get_rng_state()
     was_training = model.training
     model.eval()
     with torch.no_grad():
-        metrics = {"step": step, **eval_fn(model)}
+        metrics = eval_fn(model)
     model.train(was_training)
     set_rng_state(rng)
-    return metrics
+    return plain_metrics(metrics, step)
+
+
+def check_resume(path: str | os.PathLike, config: TrainConfig, *, model_config: Any = None,
+                 run_config: Any = None) -> dict[str, Any]:
+    """Read the checkpoint at `path` for a resume with `config`; refuse settings that changed.
+
+    Raises ConfigMismatchError (a ValueError) naming every changed field with both values: a
+    TrainConfig field not in RESUME_MAY_CHANGE, any `model_config` or `run_config` field (those the
+    checkpoint saved); ValueError if `config.max_steps` is below the step it reached; and whatever
+    `read_checkpoint` raises for a file that is not a checkpoint. Returns the checkpoint's dict.
+    """
+    state = read_checkpoint(path)
+    diff: list[str] = []
+    for saved, now, ignore in ((state.get("model_config"), model_config, ()),
+                               (state.get("train_config"), config, RESUME_MAY_CHANGE),
+                               (state.get("run_config"), run_config, ())):
+        now = config_dict(now)
+        if saved is not None and now is not None:
+            diff += [d for d in config_diff(saved, now, ignore) if d not in diff]
+    if diff:
+        raise ConfigMismatchError(
+            f"cannot resume from checkpoint {Path(path).name} with other settings: {'; '.join(diff)}. A resumed run "
+            f"continues the saved one exactly; only {', '.join(RESUME_MAY_CHANGE)} may change. Use the checkpoint's "
+            "values, or start a new run with another checkpoint_path (load_checkpoint(path, model) gives it the "
+            "saved weights).")
+    if config.max_steps < state["step"]:
+        raise ValueError(f"max_steps={config.max_steps} is below the step the checkpoint {Path(path).name} reached "
+                         f"({state['step']}); ask for max_steps >= {state['step']}")
+    return state
+
+
+def _check_callables(**functions: Any) -> None:
+    for name, fn in functions.items():
+        if fn is not None and not callable(fn):
+            raise TypeError(f"{name} must be a function, got {type(fn).__name__}")
 
 
 def train(model: nn.Module, get_batch: Callable[[int], Any], loss_fn: Callable[[nn.Module, Any], torch.Tensor],
           config: TrainConfig, *, eval_fn: Callable[[nn.Module], dict[str, float]] | None = None,
-          model_config: Any = None, resume: bool = False,
+          model_config: Any = None, run_config: Any = None, resume: bool = False,
           on_eval: Callable[[dict[str, float]], None] | None = None) -> TrainResult:
     """Train `model` for `config.max_steps` steps; with `resume=True` continue from `config.checkpoint_path`.
 
-    Each step: batch = get_batch(step); loss = loss_fn(model, batch); backward; clip; AdamW; schedule.
-    `eval_fn(model) -> {name: value}` runs every `eval_every` steps and at the end; `on_eval` sees
-    each result as it arrives (e.g. to print a line). A resumed run continues exactly where the
-    checkpoint left off: same parameters, optimizer moments, learning rate, RNG and data position.
+    Each step: batch = get_batch(step); loss = loss_fn(model, batch) (a 0-d tensor); backward; clip;
+    AdamW; schedule. `eval_fn(model) -> {name: number}` runs every `eval_every` steps and at the end;
+    its values are stored as plain Python numbers (NumPy scalars and 0-d tensors are converted; other
+    types raise TypeError at once). `on_eval` sees each result as it arrives (e.g. to print a line).
+    `run_config` (a dataclass or dict) holds the caller's settings behind get_batch and loss_fn
+    (batch size, label smoothing, seed, ...); it is saved with each checkpoint.
+
+    A resumed run continues exactly where the checkpoint left off: same parameters, optimizer moments,
+    learning rate, RNG and data position. It refuses (ConfigMismatchError, naming each field with both
+    values) a changed model_config, run_config or TrainConfig field outside RESUME_MAY_CHANGE.
+    Raises TypeError/ValueError for a bad argument before any step.
     """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+    _check_callables(get_batch=get_batch, loss_fn=loss_fn, eval_fn=eval_fn, on_eval=on_eval)
+    if get_batch is None or loss_fn is None:
+        raise TypeError("get_batch and loss_fn must be functions, got None")
     if resume and config.checkpoint_path is None:
         raise ValueError("resume=True needs config.checkpoint_path")
+    ckpt = Path(config.checkpoint_path) if config.checkpoint_path else None
+    state = check_resume(ckpt, config, model_config=model_config, run_config=run_config) \
+        if resume and ckpt.is_file() else None
     optimizer = make_optimizer(model, config)
     scheduler = make_scheduler(optimizer, config)
     result = TrainResult(step=0)
-    ckpt = Path(config.checkpoint_path) if config.checkpoint_path else None
-    if resume and ckpt is not None and ckpt.is_file():
-        state = load_checkpoint(ckpt, model, model_config=model_config, optimizer=optimizer,
-                                scheduler=scheduler, restore_rng=True)
+    if state is not None:
+        restore_checkpoint(state, model, optimizer=optimizer, scheduler=scheduler, restore_rng=True)
+        for group, base in zip(optimizer.param_groups, scheduler.base_lrs):   # a new max_steps applies now
+            group["lr"] = base * lr_lambda(scheduler.last_epoch, config)
         result.step = result.resumed_from = state["step"]
         result.losses, result.evals = list(state["losses"]), list(state["evals"])
 
     def checkpoint() -> None:
         if ckpt is not None:
             save_checkpoint(ckpt, model, optimizer=optimizer, scheduler=scheduler, step=result.step,
-                            model_config=model_config, train_config=config, losses=result.losses,
-                            evals=result.evals)
+                            model_config=model_config, train_config=config, run_config=run_config,
+                            losses=result.losses, evals=result.evals)
 
     eval_seconds = 0.0
 
@@ -221,6 +315,8 @@ def train(model: nn.Module, get_batch: Callable[[int], Any], loss_fn: Callable[[
     while result.step < config.max_steps:
         batch = get_batch(result.step)
         loss = loss_fn(model, batch)
+        if not isinstance(loss, torch.Tensor) or loss.dim() != 0:
+            raise TypeError(f"loss_fn must return a 0-d tensor (one number), got {_describe(loss)}")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if config.grad_clip is not None:
@@ -245,3 +341,9 @@ def train(model: nn.Module, get_batch: Callable[[int], Any], loss_fn: Callable[[
     bar.close()
     result.seconds = time.perf_counter() - start - eval_seconds
     return result
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"a tensor of shape {tuple(value.shape)}"
+    return f"a {type(value).__name__}"
