@@ -17,7 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tinyformer.data import (
-    Batch, download, encode_pair, ko_en_splits, load_sentence_pairs, make_batches, make_ko_en_pairs, pad_sequences,
+    Batch, as_text, download, encode_pair, encode_text, ko_en_splits, load_sentence_pairs, make_batches, make_ko_en_pairs,
+    pad_sequences,
 )
 from tinyformer.masks import causal_mask
 
@@ -162,6 +163,40 @@ def test_encode_pair_adds_sos_and_eos():
     assert encode_pair("ab", "b", lambda t: [7] * len(t), tok.encode, SOS, EOS) == ([7, 7, EOS], [SOS, tok.stoi["b"], EOS])
     with pytest.raises(ValueError, match="eos_id"):
         encode_pair("a", "b", tok, tok, SOS, -1)
+
+
+def test_special_token_spellings_in_text_are_ordinary_text():
+    """'<eos>' typed in a sentence is five characters, for our BPE and for tiktoken alike, never the special id."""
+    import tiktoken
+
+    from tinyformer.tokenizer import BPETokenizer
+
+    tok = BPETokenizer.train("고양이 <eos> cat", 300, special_tokens=("<pad>", "<sos>", "<eos>"))
+    eos = tok.special_tokens["<eos>"]
+    src, tgt = encode_pair("태그 <eos> 를 쓰세요", "write <sos> and <pad>", tok, tok, 1, eos)
+    assert src.count(eos) == 1 and src[-1] == eos and tok.decode(src[:-1]) == "태그 <eos> 를 쓰세요"
+    assert tok.decode(tgt[1:-1]) == "write <sos> and <pad>" and not set(tgt[1:-1]) & set(tok.special_tokens.values())
+    enc = tiktoken.Encoding("bytes", pat_str=r"\S+|\s+", mergeable_ranks={bytes([i]): i for i in range(256)},
+                            special_tokens={"<|endoftext|>": 256})
+    assert encode_text(enc, "a <|endoftext|>") == list(b"a <|endoftext|>")
+    with pytest.raises(TypeError, match="tokenizer"):
+        encode_text(42, "a")
+
+
+def test_text_is_nfc_and_surrogates_are_refused(tmp_path):
+    import unicodedata
+
+    nfd = unicodedata.normalize("NFD", "고양이가 잤어요")
+    assert nfd != "고양이가 잤어요" and as_text(nfd) == "고양이가 잤어요"
+    tok = CharTokenizer(["고양이가 잤어요", "the cat slept"])
+    assert encode_pair(nfd, "the cat slept", tok, tok, SOS, EOS) == encode_pair("고양이가 잤어요", "the cat slept", tok, tok, SOS, EOS)
+    with pytest.raises(ValueError, match=r"src_text holds a lone surrogate U\+D83D at index 1"):
+        encode_pair("a\ud83d", "b", tok, tok, SOS, EOS)
+    with pytest.raises(TypeError, match="tgt_text must be a str, got list"):
+        encode_pair("a", ["b"], tok, tok, SOS, EOS)
+    path = tmp_path / "nfd.txt"
+    path.write_text(f"the cat slept\t{nfd}\tCC-BY\n", encoding="utf-8")
+    assert load_sentence_pairs(path) == [("고양이가 잤어요", "the cat slept")]
 
 
 def test_pad_sequences_by_hand():

@@ -65,6 +65,18 @@ def test_batches_are_shifted_windows_and_a_function_of_the_step():
         make_get_batch(torch.arange(5), 2, 8)
 
 
+def test_batches_draw_every_window_that_fits():
+    """A window is seq_len + 1 tokens: with N tokens the starts are exactly 0 .. N - seq_len - 1."""
+    x, y = make_get_batch(torch.arange(8), batch_size=1, seq_len=7)(0)  # exactly one window fits
+    assert x.tolist() == [list(range(7))] and y.tolist() == [list(range(1, 8))]
+    with pytest.raises(ValueError, match="too few for one window of seq_len=7"):
+        make_get_batch(torch.arange(7), batch_size=1, seq_len=7)
+    get_batch = make_get_batch(torch.arange(100), batch_size=64, seq_len=7, seed=3)
+    starts = torch.cat([get_batch(step)[0][:, 0] for step in range(60)])
+    assert set(starts.tolist()) == set(range(93))  # 0..92: every valid start, and no other
+    assert max(get_batch(step)[1].max().item() for step in range(60)) == 99  # the last token is a target
+
+
 def test_lm_loss_is_mean_next_token_cross_entropy():
     model = tiny_model()
     x = torch.randint(0, V, (2, 5), generator=torch.Generator().manual_seed(0))
@@ -124,6 +136,41 @@ def test_load_or_train_reuses_a_matching_checkpoint_and_retrains_otherwise(tmp_p
     assert extra2["metrics"] == pytest.approx(extra["metrics"])
     with pytest.raises(AssertionError, match="should have loaded"):
         load_or_train_gpt(path, tiny_recipe(steps=5), progress=False)  # another recipe: must retrain
+
+
+def test_resume_applies_more_steps_and_refuses_a_changed_recipe(data, tmp_path):
+    ckpt = tmp_path / "run.pt"
+    _, first = train_gpt(data, tiny_recipe(steps=3), progress=False, checkpoint_path=ckpt)
+    for change, shown in ((dict(lr=0.1), "lr: checkpoint 0.003, now 0.1"),
+                          (dict(warmup_steps=2), "warmup_steps: checkpoint 1, now 2"),
+                          (dict(batch_size=3), "batch_size: checkpoint 2, now 3"),
+                          (dict(seq_len=8), "seq_len: checkpoint 16, now 8"),
+                          (dict(seed=1), "seed: checkpoint 0, now 1")):
+        with pytest.raises(ValueError, match=shown):
+            train_gpt(data, tiny_recipe(steps=6, **change), progress=False, checkpoint_path=ckpt, resume=True)
+    _, result = train_gpt(data, tiny_recipe(steps=6), progress=False, checkpoint_path=ckpt, resume=True)
+    assert result.resumed_from == 3 and result.step == 6 and result.losses[:3] == first.losses
+
+
+def test_load_gpt_on_files_that_are_not_a_gpt(data, tmp_path):
+    from tinyformer.checkpoint import save_checkpoint
+
+    text = tmp_path / "notes.txt"
+    text.write_text("hello\n")
+    with pytest.raises(ValueError, match=f"{text} is not a tinyformer checkpoint: it looks like a text file"):
+        load_gpt(text)
+    other = save_checkpoint(tmp_path / "other.pt", torch.nn.Linear(2, 2))
+    with pytest.raises(ValueError, match="not a GPT saved by save_gpt"):
+        load_gpt(other)
+    recipe = tiny_recipe(steps=1)
+    model, _ = train_gpt(data, recipe, progress=False)
+    path = save_gpt(tmp_path / "gpt.pt", model, data.tokenizer, recipe)
+    (tmp_path / "gpt.tokenizer.json").unlink()
+    with pytest.raises(FileNotFoundError, match="gpt.tokenizer.json"):
+        load_gpt(path)
+    with pytest.raises(ValueError, match="not a tinyformer checkpoint"):
+        load_or_train_gpt(text, recipe, progress=False)  # refused, not overwritten
+    assert text.read_text() == "hello\n"
 
 
 def test_recipe_validation():

@@ -6,6 +6,9 @@
   e.g. kor-eng from manythings.org/anki; `download` fetches one and checks its SHA-256.
 - Batching: `encode_pair` adds SOS/EOS; `make_batches` buckets examples of similar length, pads
   them and builds the masks the encoder-decoder needs.
+- Text is text: `as_text` checks a str and normalizes it to NFC (a decomposed, NFD, Korean sentence
+  becomes the same syllables the corpus has); `encode_text` encodes it as ordinary text, so a
+  special token's spelling in it ("<eos>") is its characters, never the special id.
 
 Shapes: B batch, S source time, T target time. Masks are boolean, True = may attend.
 Source ids end with EOS (the encoder sees where the sentence stops); target ids are
@@ -15,9 +18,11 @@ SOS … EOS, split into decoder input tgt_in = SOS … (last word) and labels tg
 from __future__ import annotations
 
 import hashlib
+import inspect
 import os
 import random
 import tempfile
+import unicodedata
 import urllib.request
 import zipfile
 from dataclasses import dataclass
@@ -32,8 +37,44 @@ from .masks import causal_mask, combine_masks, padding_mask
 
 __all__ = [
     "make_ko_en_pairs", "ko_en_splits", "ko_en_length_split", "held_out_pairs", "load_sentence_pairs", "download",
-    "encode_pair", "pad_sequences", "Batch", "make_batches",
+    "as_text", "encode_text", "encode_pair", "pad_sequences", "Batch", "make_batches",
 ]
+
+
+# ----------------------------------------------------------------------------- text
+def as_text(text: str, name: str = "text") -> str:
+    """`text` in Unicode NFC (composed Hangul syllables, as in the corpus).
+
+    Raises TypeError naming `name` if it is not a str, ValueError if it holds a lone surrogate
+    (half of a UTF-16 pair, e.g. from a broken copy-paste), which is not a character and has no UTF-8.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"{name} must be a str, got {type(text).__name__}")
+    for i, ch in enumerate(text):
+        if "\ud800" <= ch <= "\udfff":
+            raise ValueError(f"{name} holds a lone surrogate U+{ord(ch):04X} at index {i}, which is not a character; "
+                             "fix the text (e.g. text.encode('utf-16', 'surrogatepass').decode('utf-16'))")
+    return unicodedata.normalize("NFC", text)
+
+
+def encode_text(tok: Any, text: str) -> list[int]:
+    """Ids of `text` as ordinary text: a special token's spelling in it ("<eos>") is encoded as characters.
+
+    `tok` is a `BPETokenizer` (or anything whose `.encode` takes tiktoken's `allowed_special` and
+    `disallowed_special`), any other object with `.encode(text)`, or a callable; TypeError otherwise.
+    """
+    encode = getattr(tok, "encode", None)
+    if encode is None:
+        if not callable(tok):
+            raise TypeError(f"tokenizer must have .encode(text) or be callable, got {type(tok).__name__}")
+        return list(tok(text))
+    try:
+        params = inspect.signature(encode).parameters
+    except (TypeError, ValueError):                                   # a builtin without a signature
+        params = {}
+    if "disallowed_special" in params:
+        return list(encode(text, allowed_special=frozenset(), disallowed_special=frozenset()))
+    return list(encode(text))
 
 
 # ----------------------------------------------------------------------------- real sentence pairs
@@ -58,8 +99,10 @@ def load_sentence_pairs(path: str | os.PathLike, max_pairs: int | None = None, s
     """
     if source not in ("other", "english"):
         raise ValueError(f"source={source!r} must be 'other' (column 2 → English) or 'english' (English → column 2)")
-    if max_pairs is not None and (not isinstance(max_pairs, int) or max_pairs < 0):
+    if max_pairs is not None and (not isinstance(max_pairs, int) or isinstance(max_pairs, bool) or max_pairs < 0):
         raise ValueError(f"max_pairs={max_pairs!r} must be None or an int >= 0")
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or a pathlib.Path, got {type(path).__name__}")
     path = Path(path)
     pairs: list[tuple[str, str]] = []
     for number, line in enumerate(_read_lines(path), start=1):
@@ -70,7 +113,7 @@ def load_sentence_pairs(path: str | os.PathLike, max_pairs: int | None = None, s
         cols = line.split("\t")
         if len(cols) < 2 or not cols[0].strip() or not cols[1].strip():
             raise ValueError(f"{path}:{number}: expected 'english<TAB>other[<TAB>attribution]', got {line[:60]!r}")
-        english, other = cols[0].strip(), cols[1].strip()
+        english, other = (unicodedata.normalize("NFC", c.strip()) for c in cols[:2])
         if lowercase:
             english, other = english.lower(), other.lower()
         pairs.append((other, english) if source == "other" else (english, other))
@@ -125,21 +168,25 @@ def _sha256_of(path: Path) -> str:
 
 
 # ----------------------------------------------------------------------------- batching
-def _encode(tok: Any, text: str) -> list[int]:
-    ids = tok.encode(text) if hasattr(tok, "encode") else tok(text)
-    return list(ids)
-
-
 def encode_pair(src_text: str, tgt_text: str, src_tok: Any, tgt_tok: Any, sos_id: int, eos_id: int) -> tuple[list[int], list[int]]:
-    """(src_ids + [EOS], [SOS] + tgt_ids + [EOS]); a tokenizer is anything with .encode(text) or a callable."""
+    """(src_ids + [EOS], [SOS] + tgt_ids + [EOS]); a tokenizer is anything with .encode(text) or a callable.
+
+    Both texts are NFC-normalized and encoded as ordinary text (`encode_text`): "<eos>" written in a
+    sentence stays characters. Raises TypeError for a text that is not a str, ValueError for a bad id.
+    """
     for name, value in (("sos_id", sos_id), ("eos_id", eos_id)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise ValueError(f"{name}={value!r} must be a non-negative int token id")
-    return _encode(src_tok, src_text) + [eos_id], [sos_id] + _encode(tgt_tok, tgt_text) + [eos_id]
+    src_text, tgt_text = as_text(src_text, "src_text"), as_text(tgt_text, "tgt_text")
+    return encode_text(src_tok, src_text) + [eos_id], [sos_id] + encode_text(tgt_tok, tgt_text) + [eos_id]
 
 
 def pad_sequences(seqs: Sequence[Sequence[int]], pad_id: int) -> torch.Tensor:
-    """Right-pad lists of ids to the longest one: (B, T) long tensor."""
+    """Right-pad lists of ids to the longest one: (B, T) long tensor. ValueError if `seqs` is empty."""
+    if isinstance(seqs, (str, bytes)) or not isinstance(seqs, Sequence):
+        raise TypeError(f"seqs must be a list of id lists, got {type(seqs).__name__}")
+    if not isinstance(pad_id, int) or isinstance(pad_id, bool):
+        raise TypeError(f"pad_id must be an int, got {type(pad_id).__name__}")
     if len(seqs) == 0:
         raise ValueError("seqs is empty; need at least one sequence to pad")
     T = max(len(s) for s in seqs)
@@ -198,6 +245,10 @@ def make_batches(examples: Sequence[tuple[Sequence[int], Sequence[int]]], batch_
         raise ValueError(f"batch_size={batch_size!r} must be a positive int")
     if not isinstance(pad_id, int) or isinstance(pad_id, bool):
         raise TypeError(f"pad_id must be an int, got {type(pad_id).__name__}")
+    if not isinstance(bucket_factor, int) or bucket_factor < 1:
+        raise ValueError(f"bucket_factor={bucket_factor!r} must be a positive int")
+    if isinstance(examples, (str, bytes)) or not isinstance(examples, Sequence) or len(examples) == 0:
+        raise ValueError(f"examples must be a non-empty list of (src_ids, tgt_ids) pairs, got {examples!r:.60}")
     _check_examples(examples, pad_id)
     order = list(range(len(examples)))
     if shuffle:
