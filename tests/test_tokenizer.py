@@ -43,7 +43,10 @@ def naive_train(text: str, vocab_size: int, tie_break: str = "ids") -> list[tupl
         counts = Counter(p for w in words for p in zip(w, w[1:]))
         if not counts:
             break
-        a, b = min(counts, key=lambda p: (-counts[p], rank.get(p[0], p[0]), rank.get(p[1], p[1])))
+        if tie_break == "lexicographic":  # the greatest pair of byte strings
+            a, b = max(counts, key=lambda p: (counts[p], vocab[p[0]], vocab[p[1]]))
+        else:
+            a, b = min(counts, key=lambda p: (-counts[p], rank.get(p[0], p[0]), rank.get(p[1], p[1])))
         new_bytes = vocab[a] + vocab[b]
         if new_bytes in vocab:
             new_id = vocab.index(new_bytes)
@@ -87,17 +90,40 @@ def test_merges_equal_hf_tokenizers_on_python_docs(docs):
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.text(alphabet="ab c\n", max_size=60), st.sampled_from(["ids", "hf"]), st.integers(256, 290))
+@given(st.text(alphabet="ab c\n", max_size=60), st.sampled_from(["ids", "hf", "lexicographic"]), st.integers(256, 290))
 def test_incremental_training_equals_naive_recount(text, tie_break, vocab_size):
     """Small alphabets make many ties: the incremental trainer still picks the naive trainer's pair."""
     tok = BPETokenizer.train(text, vocab_size, tie_break=tie_break, progress=False)
     assert tok._merges == naive_train(text, vocab_size, tie_break)
 
 
-def test_incremental_training_equals_naive_on_real_text(docs):
+@pytest.mark.parametrize("tie_break", ["ids", "lexicographic"])
+def test_incremental_training_equals_naive_on_real_text(docs, tie_break):
     text = docs[:15_000]
-    tok = BPETokenizer.train(text, 360, progress=False)
-    assert tok._merges == naive_train(text, 360)
+    tok = BPETokenizer.train(text, 360, tie_break=tie_break, progress=False)
+    assert tok._merges == naive_train(text, 360, tie_break)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.text(alphabet="abAB é가😀 \n", max_size=80), st.integers(256, 300))
+def test_lexicographic_tie_break_equals_naive_on_multibyte_text(text, vocab_size):
+    """Ties between pairs whose byte strings share prefixes ('\xc3' of é, the bytes of 가 and 😀)."""
+    tok = BPETokenizer.train(text, vocab_size, tie_break="lexicographic", progress=False)
+    assert tok._merges == naive_train(text, vocab_size, "lexicographic")
+
+
+def test_lexicographic_tie_break_hand_worked():
+    """'ab yz': chunks 'ab', ' yz'; pairs (a,b), ( ,y), (y,z) all count 1. The greatest pair of byte
+    strings is (b'y', b'z') (b'y' > b'a' > b' '); the default rule takes the smallest ids, (32, 121)."""
+    lex = BPETokenizer.train("ab yz", 257, tie_break="lexicographic", progress=False)
+    assert [(lex.token_bytes(a), lex.token_bytes(b)) for a, b in lex.merges] == [(b"y", b"z")]
+    ids = BPETokenizer.train("ab yz", 257, progress=False)
+    assert list(ids.merges) == [(32, 121)]
+    # 'aab aab': (a,a) 2, (a,b) 2, ( ,a) 1; equal first strings, so the second decides: (b'a', b'b') wins,
+    # where the default rule takes (97, 97)
+    tok = BPETokenizer.train("aab aab", 257, tie_break="lexicographic", progress=False)
+    assert [(tok.token_bytes(a), tok.token_bytes(b)) for a, b in tok.merges] == [(b"a", b"b")]
+    assert list(BPETokenizer.train("aab aab", 257, progress=False).merges) == [(97, 97)]
 
 
 def write_rank_file(path, ranks: dict[bytes, int]) -> None:
@@ -164,6 +190,85 @@ def test_from_tiktoken_matches_tiktoken_on_odd_rank_file(odd_pair, text):
     ours, ref = odd_pair
     assert ours.encode(text) == ref.encode(text)
     assert ours.encode("abc") == [258] and ours.encode("xc") == [259]  # whole-chunk lookup, as tiktoken
+
+
+def as_tiktoken_text(text: str) -> str:
+    """What tiktoken encodes for `text`: lone surrogates become U+FFFD, surrogate pairs their character."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def test_lone_surrogate_encodes_as_replacement_character():
+    """Issue 18: "x\\ud83dy" raised UnicodeEncodeError; tiktoken gives x, the 3 bytes of U+FFFD, y."""
+    bytes_only = tiktoken.Encoding(name="bytes", pat_str=GPT2_PATTERN, mergeable_ranks={bytes([b]): b for b in range(256)},
+                                   special_tokens={})
+    assert bytes_only.encode("x\ud83dy") == [120, 239, 191, 189, 121]
+    tok = BPETokenizer([])
+    assert tok.encode("x\ud83dy") == [120, 239, 191, 189, 121]
+    assert tok.encode("\ud83d\ude00") == tok.encode("😀") == bytes_only.encode("\ud83d\ude00")  # a pair is one character
+    assert tok.decode(tok.encode("a\udc00\ud800b")) == "a\ufffd\ufffdb"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_categories=()), max_size=60)
+       | st.lists(st.sampled_from(["\ud83d", "\ude00", "\udbff", "a", " ", "\n", "😀", "<|endoftext|>"]), max_size=12).map("".join))
+def test_surrogates_encode_like_tiktoken(small_gpt2, text):
+    """Any code points, lone and paired surrogates included: tiktoken's ids, in every mode."""
+    ours, ref = small_gpt2
+    assert ours.encode(text, disallowed_special=()) == ref.encode(text, disallowed_special=())
+    assert ours.encode(text, allowed_special="all") == ref.encode(text, allowed_special="all")
+    assert ours.decode(ours.encode(text, disallowed_special=())) == as_tiktoken_text(text)
+
+
+def test_training_on_surrogates_trains_on_replacement_characters():
+    text = "x\ud83dy \ud83d\ud83d \udc00\udc00 \ud83d\ude00 " * 3
+    cleaned = as_tiktoken_text(text)
+    assert "\ufffd" in cleaned and "😀" in cleaned
+    assert BPETokenizer.train(text, 290, progress=False).merges == BPETokenizer.train(cleaned, 290, progress=False).merges
+    tok = BPETokenizer.train("ok", 300, special_tokens=["<a>"], progress=False)
+    assert tok.encode("<a>\ud800", allowed_special="all") == tok.encode("<a>\ufffd", allowed_special="all")
+
+
+def quadratic_bpe(ids: list[int], ranks: dict) -> list[int]:
+    """The encoder before issue 18 (kept as the reference): rescan every pair, merge the lowest rank, repeat."""
+    ids = list(ids)
+    while len(ids) > 1:
+        best = min(((ranks[p][0], i) for i, p in enumerate(zip(ids, ids[1:])) if p in ranks), default=None)
+        if best is None:
+            break
+        i = best[1]
+        ids[i : i + 2] = [ranks[ids[i], ids[i + 1]][1]]
+    return ids
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 64, 1000, 4097])
+def test_long_runs_encode_like_tiktoken(small_gpt2, n):
+    """Issue 18: one long run of '=' was quadratic; the heap merge gives tiktoken's ids (and the old ones)."""
+    ours, ref = small_gpt2
+    assert any(set(ours.token_bytes(i)) == {61} and len(ours.token_bytes(i)) > 1 for i in range(256, 800))  # '=' runs merge
+    for text in ["=" * n, " " + "=" * n + "x", "a" * n, "\n" * n, " " * n + "b", "ab" * n]:
+        assert ours.encode(text) == ref.encode(text)
+        ours.clear_cache()
+
+
+def test_a_100k_run_encodes_like_tiktoken(small_gpt2):
+    ours, ref = small_gpt2
+    text = "=" * 100_000 + " end " + "-=" * 20_000
+    assert ours.encode(text) == ref.encode(text)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(b"ab =\n\xc3\xa9"), max_size=120))
+def test_heap_merge_equals_the_quadratic_encoder(docs_tok, data):
+    """On bytes with many repeats (so many equal-rank pairs): the same ids as the pre-issue-18 encoder."""
+    ids = [docs_tok._byte_ids[b] for b in data]
+    assert list(docs_tok._encode_chunk(bytes(data))) == quadratic_bpe(ids, docs_tok._ranks)
+
+
+def test_heap_merge_equals_the_quadratic_encoder_on_real_chunks(docs_tok, docs):
+    chunks = sorted(set(regex.findall(GPT2_PATTERN, docs[150_000:250_000])))
+    for chunk in chunks:
+        data = chunk.encode()
+        assert list(docs_tok._encode_chunk(data)) == quadratic_bpe([docs_tok._byte_ids[b] for b in data], docs_tok._ranks)
 
 
 # ---- hand-worked ---------------------------------------------------------------------------------

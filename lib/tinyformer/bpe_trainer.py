@@ -3,14 +3,14 @@
 The corpus arrives as its distinct pre-split chunks with counts (`Counter[bytes]`). Pair counts
 are kept up to date incrementally; an index pair -> chunks means a merge only touches the chunks
 that contain the pair; a lazy max-heap finds the most frequent pair (stale entries are fixed when
-popped). `BPETokenizer.train` calls `learn_merges`; tie-breaks are described in tokenizer.py.
+popped). `BPETokenizer.train` calls `learn_merges`; tie-breaks are described in tokenizer.py and `_tie_key`.
 """
 
 from __future__ import annotations
 
 import heapq
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from tqdm.auto import tqdm
 
@@ -41,8 +41,43 @@ def byte_rank(tie_break: str) -> list[int]:
     return rank
 
 
+class _Descending:
+    """A heap key that sorts in reverse: the min-heap then pops the greatest key first."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: tuple[bytes, bytes]):
+        self.key = key
+
+    def __lt__(self, other: "_Descending") -> bool:
+        return other.key < self.key
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Descending) and self.key == other.key
+
+
+def _tie_key(tie_break: str, vocab: list[bytes]) -> Callable[[tuple[int, int]], object]:
+    """The key that orders pairs of equal count: the smallest key wins.
+
+    "ids": the pair itself. "hf": byte tokens in HF's order, merged tokens by id. "lexicographic":
+    the pair's byte strings, reversed, so the greatest (vocab[a], vocab[b]) wins (`vocab` grows
+    as merges are learned; the key reads it when the pair is pushed, after both tokens exist).
+    """
+    if tie_break == "ids":
+        return tuple
+    if tie_break == "lexicographic":
+        return lambda pair: _Descending((vocab[pair[0]], vocab[pair[1]]))
+    rank = byte_rank(tie_break)
+    return lambda pair: (rank[pair[0]] if pair[0] < 256 else pair[0], rank[pair[1]] if pair[1] < 256 else pair[1])
+
+
 def learn_merges(chunks: Mapping[bytes, int], n_tokens: int, tie_break: str, progress: bool) -> list[tuple[int, int, int]]:
-    """Merges (a, b, new_id) in the order learned, until the vocabulary has `n_tokens` tokens."""
+    """Merges (a, b, new_id) in the order learned, until the vocabulary has `n_tokens` tokens.
+
+    `tie_break` is "ids", "hf" or "lexicographic" (see `_tie_key`); ValueError for any other.
+    """
+    if tie_break not in ("ids", "hf", "lexicographic"):
+        raise ValueError(f"tie_break={tie_break!r} is not one of ('ids', 'hf', 'lexicographic')")
     words = [list(w) for w in chunks]  # distinct chunks as ids; bytes 0..255 are ids 0..255
     counts = list(chunks.values())
     pair_counts: dict[tuple[int, int], int] = defaultdict(int)
@@ -51,20 +86,12 @@ def learn_merges(chunks: Mapping[bytes, int], n_tokens: int, tie_break: str, pro
         for pair in zip(ids, ids[1:]):
             pair_counts[pair] += c
             where[pair].add(w)
-    rank = byte_rank(tie_break)
-
-    def key(pair: tuple[int, int]) -> tuple[int, int]:
-        a, b = pair
-        return (rank[a] if a < 256 else a, rank[b] if b < 256 else b)
-
-    if tie_break == "ids":  # the key is the pair itself: skip the function call
-        key = tuple  # noqa: F811
-
+    vocab = [bytes([b]) for b in range(256)]
+    index = {tok: i for i, tok in enumerate(vocab)}
+    key = _tie_key(tie_break, vocab)
     # max-heap by count, then smallest key; entries go stale when a count drops and are fixed on pop
     heap = [(-c, key(p), p) for p, c in pair_counts.items()]
     heapq.heapify(heap)
-    vocab = [bytes([b]) for b in range(256)]
-    index = {tok: i for i, tok in enumerate(vocab)}
     merges: list[tuple[int, int, int]] = []
     bar = tqdm(total=max(n_tokens - 256, 0), desc="BPE merges", disable=not progress)
     while len(vocab) < n_tokens and heap:

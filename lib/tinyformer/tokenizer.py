@@ -9,13 +9,20 @@ share the token " dog".
 Training is fast in plain Python (bpe_trainer.py): the corpus is reduced to its distinct chunks
 with counts, pair counts are kept up to date incrementally, an index pair -> chunks means a merge
 only touches the chunks that contain the pair, and a lazy max-heap finds the most frequent pair.
-Encoding caches the ids of every distinct chunk.
+Encoding caches the ids of every distinct chunk; a chunk is merged with a heap of its adjacent
+pairs (O(n log n) in its length n, so a run of 100k "=" is fine). `encode_iterable` encodes a
+stream of lines (an open file) in bounded memory and gives exactly `encode`'s ids.
+
+Text is text: a lone surrogate (say "\ud83d", from a cut UTF-16 string) becomes U+FFFD and a
+surrogate pair becomes its character, as in tiktoken, everywhere text comes in.
 
 Tie-break: when several pairs share the highest count, the pair with the smallest ids wins
 (compare the first ids, then the second). `tie_break="hf"` compares the 256 byte tokens in the
 order HF `tokenizers` numbers them (sorted by their GPT-2 `bytes_to_unicode` character), which
-makes the learned merges equal to HF's BPE trainer. If a merge produces bytes that are already a
-token (say "a"+"bc" after "ab"+"c"), that token's id is reused, as HF does: every id is distinct bytes.
+makes the learned merges equal to HF's BPE trainer. `tie_break="lexicographic"` takes the pair
+whose byte strings are greatest ((b"y", b"z") before (b"a", b"b")), the rule of Stanford CS336's
+BPE assignment. If a merge produces bytes that are already a token (say "a"+"bc" after "ab"+"c"),
+that token's id is reused, as HF does: every id is distinct bytes.
 
 Left out: Unicode normalisation, BPE-dropout, a compiled fast path. `V` is the vocabulary size.
 """
@@ -23,11 +30,12 @@ Left out: Unicode normalisation, BPE-dropout, a compiled fast path. `V` is the v
 from __future__ import annotations
 
 import base64
+import heapq
 import json
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import regex
@@ -39,28 +47,145 @@ __all__ = ["GPT2_PATTERN", "BPETokenizer", "bytes_to_unicode"]
 # GPT-2's pre-split regex (encoder.py in openai/gpt-2): contractions, letters, numbers, other
 # symbols, each optionally after one space; whitespace runs keep their last space for the next word.
 GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
-TIE_BREAKS = ("ids", "hf")
+TIE_BREAKS = ("ids", "hf", "lexicographic")
 FILE_FORMAT = "tinyformer-bpe"
 _CACHE_LIMIT = 200_000  # distinct chunks kept by the encode cache before it starts over
+# encode_iterable holds back chunks that end this close to the end of the text seen so far: the
+# GPT-2, cl100k and o200k patterns look at most 3 characters past a chunk ("'re" after a word)
+_LOOKAHEAD = 3
+
+
+def _clean_text(text: str) -> str:
+    """`text` with each lone surrogate replaced by U+FFFD and surrogate pairs joined (as tiktoken)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return text
+
+
+def _is_surrogate(ch: str) -> bool:
+    return "\ud800" <= ch <= "\udfff"
 
 
 def _check_special_names(names: Iterable[str], what: str) -> list[str]:
+    """`names` as a list, checked: a collection (not one str) of distinct non-empty strings of text."""
+    if isinstance(names, str) or not isinstance(names, Iterable):
+        hint = f" (write [{names!r}] for one token)" if isinstance(names, str) else ""
+        raise TypeError(f"{what} must be a list of str, got {type(names).__name__} {names!r}{hint}")
     names = list(names)
     for name in names:
-        if not isinstance(name, str) or not name:
+        if not isinstance(name, str):
+            raise TypeError(f"{what} must contain only str, got {type(name).__name__} {name!r}")
+        if not name:
             raise ValueError(f"{what} must be non-empty strings, got {name!r}")
+        if any(map(_is_surrogate, name)):
+            raise ValueError(f"{what} entry {name!r} contains a lone surrogate, which is not text")
     if len(set(names)) != len(names):
         raise ValueError(f"{what} has duplicates: {names}")
     return names
 
 
 def _compile(pattern: str) -> regex.Pattern:
+    """The pre-split regex, checked: valid, never matching the empty string, no capturing groups."""
     if not isinstance(pattern, str):
         raise TypeError(f"pattern must be a regex string, got {type(pattern).__name__}")
     try:
-        return regex.compile(pattern)
+        compiled = regex.compile(pattern)
     except regex.error as e:
         raise ValueError(f"pattern={pattern!r} is not a valid regex: {e}") from None
+    if compiled.match("") is not None:
+        raise ValueError(f"pattern={pattern!r} matches the empty string; every chunk must hold at least one character")
+    if compiled.groups:  # findall would return the groups, not the chunks
+        raise ValueError(f"pattern={pattern!r} has capturing groups; write (?:...) instead of (...)")
+    return compiled
+
+
+def _check_path(path: str | os.PathLike, what: str = "path") -> Path:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{what} must be a str or os.PathLike file path, got {type(path).__name__}")
+    return Path(path)
+
+
+def _bpe_merge(ids: list[int], ranks: Mapping[tuple[int, int], tuple[int, int]]) -> list[int]:
+    """Merge the lowest-ranked adjacent pair (leftmost on ties) until none is left; O(n log n).
+
+    `ranks` maps (a, b) -> (rank, merged id). The n parts are a linked list over their starting
+    positions (`after`, `before`; a merged-away part is -1). A heap holds `rank * n + position` for
+    each adjacent pair that has a rank, so it pops the lowest rank, leftmost first: the choice of
+    the quadratic "rescan, take the min". An entry whose pair has since changed is skipped.
+    """
+    n = len(ids)
+    ids = list(ids)
+    after = list(range(1, n + 1))  # position of the next live part; n means none
+    before = list(range(-1, n - 1))  # position of the previous live part; -1 means none
+    heap = []
+    for i in range(n - 1):
+        r = ranks.get((ids[i], ids[i + 1]))
+        if r is not None:
+            heap.append(r[0] * n + i)
+    heapq.heapify(heap)
+    while heap:
+        rank, i = divmod(heapq.heappop(heap), n)
+        j = after[i]
+        if ids[i] < 0 or j == n:
+            continue  # stale: the part at i was merged away, or is now the last one
+        r = ranks.get((ids[i], ids[j]))
+        if r is None or r[0] != rank:
+            continue  # stale: a neighbour merged since; its new pair was pushed then
+        new = ids[i] = r[1]  # the left part becomes the merged token
+        ids[j] = -1
+        k = after[i] = after[j]
+        if k < n:
+            before[k] = i
+            r = ranks.get((new, ids[k]))
+            if r is not None:
+                heapq.heappush(heap, r[0] * n + i)
+        p = before[i]
+        if p >= 0:
+            r = ranks.get((ids[p], new))
+            if r is not None:
+                heapq.heappush(heap, r[0] * n + p)
+    return [t for t in ids if t >= 0]
+
+
+def _text_pieces(lines: Iterable[str]) -> Iterator[str]:
+    """The pieces of `lines`, checked to be str and cleaned of lone surrogates.
+
+    A high surrogate that ends a piece waits for the next one: with the low surrogate that may
+    start it, it is one character, as in the joined text.
+    """
+    carry = ""
+    for n, piece in enumerate(lines):
+        if not isinstance(piece, str):
+            hint = " (open the file in text mode, not 'rb')" if isinstance(piece, (bytes, bytearray)) else ""
+            raise TypeError(f"lines must yield str, but item {n} is {type(piece).__name__}{hint}")
+        piece = carry + piece
+        carry = ""
+        if piece and "\ud800" <= piece[-1] <= "\udbff":
+            piece, carry = piece[:-1], piece[-1]
+        yield _clean_text(piece)
+    if carry:
+        yield _clean_text(carry)
+
+
+def _merge_triples(merges) -> list[tuple[int, int, int]]:
+    """Merges as (a, b, new_id) triples: from `{(a, b): new_id}`, or a sequence of pairs or triples."""
+    if isinstance(merges, Mapping):
+        items = [(*pair, new_id) if isinstance(pair, tuple) else (pair, new_id) for pair, new_id in merges.items()]
+    elif isinstance(merges, (str, bytes)) or not isinstance(merges, Iterable):
+        raise TypeError(f"merges must be a dict {{(a, b): new_id}} or a list of (a, b) pairs, got {type(merges).__name__}")
+    else:
+        items = list(merges)
+    triples = []
+    for rank, m in enumerate(items):
+        m = tuple(m) if isinstance(m, (tuple, list)) else (m,)
+        if len(m) == 2:
+            m = (*m, 256 + rank)
+        if len(m) != 3 or not all(isinstance(x, int) and not isinstance(x, bool) for x in m):
+            raise ValueError(f"merges[{rank}]={m!r} is not a pair of token ids (a, b) with a new id")
+        triples.append(m)
+    return triples
 
 
 class BPETokenizer:
@@ -79,15 +204,14 @@ class BPETokenizer:
         pattern: str = GPT2_PATTERN,
         special_tokens: Sequence[str] | Mapping[str, int] = (),
     ):
-        if isinstance(merges, Mapping):
-            triples = [(*pair, new_id) for pair, new_id in merges.items()]
-        else:
-            triples = [tuple(m) if len(m) == 3 else (*m, 256 + i) for i, m in enumerate(merges)]
+        triples = _merge_triples(merges)
         vocab: dict[int, bytes] = {b: bytes([b]) for b in range(256)}
+        seen: set[tuple[int, int]] = set()
         for rank, m in enumerate(triples):
-            if len(m) != 3 or not all(isinstance(x, int) and not isinstance(x, bool) for x in m):
-                raise ValueError(f"merges[{rank}]={m!r} is not a pair of token ids (a, b) with a new id")
             a, b, new_id = m
+            if (a, b) in seen:
+                raise ValueError(f"merges[{rank}]={m!r} repeats the pair ({a}, {b}); each pair merges once")
+            seen.add((a, b))
             if a not in vocab or b not in vocab:
                 raise ValueError(f"merges[{rank}]={m!r} uses an id that no earlier merge or byte made")
             if new_id in vocab and vocab[new_id] != vocab[a] + vocab[b]:
@@ -139,11 +263,17 @@ class BPETokenizer:
     ) -> "BPETokenizer":
         """Learn `vocab_size - 256 - len(special_tokens)` merges from `text` (fewer if it runs out of pairs).
 
-        Special tokens are cut out of `text` before counting, so no merge learns them. `progress`
-        shows a tqdm bar: None (default) only for long runs (over 4096 merges or 5 MB of text).
+        Special tokens are cut out of `text` before counting, so no merge learns them. `tie_break`
+        is "ids" (default), "hf" or "lexicographic" (see the module docstring). `progress` shows a
+        tqdm bar: None (default) only for long runs (over 4096 merges or 5 MB of text).
+        Raises TypeError for a non-str `text`, a str or non-list `special_tokens`, a non-int
+        `vocab_size` or a non-bool `progress`; ValueError for a `vocab_size` below 256 plus the
+        special tokens, an unknown `tie_break`, empty or repeated special tokens, a bad `pattern`.
         """
         if not isinstance(text, str):
             raise TypeError(f"text must be a str, got {type(text).__name__}")
+        if isinstance(special_tokens, Mapping):
+            raise TypeError("special_tokens must be a list of str for train (their ids come after the merges), got a mapping")
         names = _check_special_names(special_tokens, "special_tokens")
         if not isinstance(vocab_size, int) or isinstance(vocab_size, bool):
             raise TypeError(f"vocab_size must be an int, got {type(vocab_size).__name__}")
@@ -152,9 +282,12 @@ class BPETokenizer:
                 f"vocab_size={vocab_size} is too small: it needs the 256 byte tokens plus "
                 f"{len(names)} special tokens, so at least {256 + len(names)}"
             )
-        if tie_break not in TIE_BREAKS:
+        if not isinstance(tie_break, str) or tie_break not in TIE_BREAKS:
             raise ValueError(f"tie_break={tie_break!r} is not one of {TIE_BREAKS}")
+        if progress is not None and not isinstance(progress, bool):
+            raise TypeError(f"progress must be True, False or None, got {type(progress).__name__}")
         split = _compile(pattern)
+        text = _clean_text(text)
         pieces = [text]
         if names:
             pieces = regex.split("|".join(regex.escape(n) for n in sorted(names, key=len, reverse=True)), text)
@@ -184,8 +317,11 @@ class BPETokenizer:
         is merged first (leftmost on ties). `<|endoftext|>` is 50256 as in GPT-2, whatever the file's
         size, so `vocab_size` is at least 50257; with a small file the ids in between are unused
         and `decode` rejects them. Pass `special_tokens` to choose other specials.
+        Raises ValueError naming `path` if it is not a rank file (say, a tokenizer JSON file).
         """
-        path = Path(path)
+        path = _check_path(path)
+        if special_tokens is not None and not isinstance(special_tokens, Mapping):
+            raise TypeError(f"special_tokens must map names to ids, like {{'<|endoftext|>': 50256}}, got {type(special_tokens).__name__}")
         ranks = _read_tiktoken(path)
         specials = {"<|endoftext|>": 50256} if special_tokens is None else dict(special_tokens)
         try:
@@ -212,8 +348,9 @@ class BPETokenizer:
 
     def save_tiktoken(self, path: str | os.PathLike) -> None:
         """Write the ordinary tokens as a tiktoken rank file (`base64-token id` per line, by id)."""
+        path = _check_path(path)
         lines = [f"{base64.b64encode(tok).decode('ascii')} {i}\n" for i, tok in sorted(self._vocab.items())]
-        _atomic_write(Path(path), "".join(lines))
+        _atomic_write(path, "".join(lines))
 
     # ---- properties -----------------------------------------------------------------------
     @property
@@ -239,28 +376,19 @@ class BPETokenizer:
 
     # ---- encode / decode ------------------------------------------------------------------
     def encode(self, text: str, allowed_special: str | Iterable[str] = (), disallowed_special: str | Iterable[str] = "all") -> list[int]:
-        """Token ids of `text`.
+        """Token ids of `text` (a list of ints in [0, V)).
 
         Special tokens follow tiktoken: those in `allowed_special` ("all" or a set of names) become
         their single id; any other special token found in the text raises ValueError, unless
-        `disallowed_special=()` says to encode it as ordinary text.
+        `disallowed_special=()` says to encode it as ordinary text. Lone surrogates become U+FFFD.
+        Raises TypeError for a non-str `text` or a str other than "all" for the special sets.
         """
         if not isinstance(text, str):
             raise TypeError(f"text must be a str, got {type(text).__name__}")
-        allowed = self._resolve(allowed_special, "allowed_special")
-        if disallowed_special == "all":
-            disallowed = set(self.special_tokens) - allowed
-        else:
-            disallowed = self._resolve(disallowed_special, "disallowed_special")
+        allowed, disallowed = self._special_sets(allowed_special, disallowed_special)
+        text = _clean_text(text)
         if disallowed:
-            found = self._specials_regex(disallowed).search(text)
-            if found:
-                name = found.group()
-                raise ValueError(
-                    f"text contains the special token {name!r}, which allowed_special does not allow; pass "
-                    f"allowed_special={{{name!r}}} (or 'all') to encode it as its id, or disallowed_special=() "
-                    f"to encode it as ordinary text"
-                )
+            self._refuse_specials(text, disallowed)
         if not allowed:
             return self._encode_ordinary(text)
         ids: list[int] = []
@@ -272,12 +400,106 @@ class BPETokenizer:
         ids += self._encode_ordinary(text[start:])
         return ids
 
+    def encode_iterable(
+        self, lines: Iterable[str], allowed_special: str | Iterable[str] = (), disallowed_special: str | Iterable[str] = "all"
+    ) -> Iterator[int]:
+        """Yield the ids of `"".join(lines)`, exactly `encode`'s, reading `lines` (say, an open file) lazily.
+
+        Memory stays bounded by the longest pre-split chunk (a whitespace run, a long word) plus
+        one piece of input, however long the stream. Chunks near the end of the text read so far
+        are held back until the next piece shows they cannot grow ("\\n" then "\\n" is one chunk).
+        Assumes the pattern looks at most 3 characters past a chunk and never behind (true of
+        GPT-2's, cl100k's and o200k's patterns). The arguments are checked now; a piece that is not
+        a str raises TypeError, and a disallowed special token ValueError, when iteration reaches it.
+        """
+        if isinstance(lines, str) or not isinstance(lines, Iterable):
+            what = "a str: use encode for one string" if isinstance(lines, str) else type(lines).__name__
+            raise TypeError(f"lines must be an iterable of str (say, an open text file), got {what}")
+        allowed, disallowed = self._special_sets(allowed_special, disallowed_special)
+        return self._encode_stream(iter(lines), allowed, disallowed)
+
+    def _encode_stream(self, lines: Iterator[str], allowed: set[str], disallowed: set[str]) -> Iterator[int]:
+        keep = max(map(len, allowed | disallowed), default=1) - 1  # a special token can straddle this many characters
+        searched = ""  # the last `keep` characters already searched for disallowed special tokens
+        buf = ""  # text read but not yet encoded
+        pending: list[str] = []  # pieces read but not yet added to buf
+        n_pending = 0
+        for piece in _text_pieces(lines):
+            pending.append(piece)
+            n_pending += len(piece)
+            if n_pending <= len(buf):  # rescan buf only once as much new text came: linear time
+                continue
+            new = "".join(pending)
+            pending, n_pending = [], 0
+            searched = self._refuse_specials_streaming(searched, new, disallowed, keep)
+            buf += new
+            ids, done = self._encode_settled(buf, allowed)
+            yield from ids
+            buf = buf[done:]
+        new = "".join(pending)
+        self._refuse_specials_streaming(searched, new, disallowed, keep)
+        yield from self.encode(buf + new, allowed_special=allowed, disallowed_special=())
+
+    def _refuse_specials_streaming(self, searched: str, new: str, disallowed: set[str], keep: int) -> str:
+        """Raise if a disallowed special token ends in `new`; return the new `searched` tail."""
+        window = searched + new
+        if disallowed:
+            self._refuse_specials(window, disallowed)
+        return window[max(len(window) - keep, 0) :]
+
+    def _encode_settled(self, buf: str, allowed: set[str]) -> tuple[list[int], int]:
+        """(ids, n): the ids of `buf[:n]`, the longest prefix whose ids no text appended to `buf` can change."""
+        ids: list[int] = []
+        start, end = 0, len(buf)
+        if allowed:
+            longest = max(map(len, allowed))
+            end = len(buf) - longest + 1  # a special token could still start after here
+            for m in self._specials_regex(allowed).finditer(buf):
+                if m.start() >= end:  # a longer special token could start at m.start(): wait
+                    break
+                ids += self._encode_ordinary(buf[start : m.start()])  # a special token ends the text before it
+                ids.append(self.special_tokens[m.group()])
+                start = m.end()
+            end = max(start, end)
+        text = buf[start:end]
+        # settled chunks end before the trailing whitespace (it may continue) and _LOOKAHEAD before the end
+        # (rstrip strips a few characters \s does not match: holding back more is safe)
+        cutoff = min(len(text) - _LOOKAHEAD, len(text.rstrip()))
+        chunks = []
+        done = 0
+        for m in self._regex.finditer(text):
+            if m.end() > cutoff:
+                break
+            chunks.append(m.group())
+            done = m.end()
+        return ids + self._encode_chunks(chunks), start + done
+
+    def _special_sets(self, allowed_special: str | Iterable[str], disallowed_special: str | Iterable[str]) -> tuple[set[str], set[str]]:
+        """The (allowed, disallowed) special token names, as tiktoken resolves them."""
+        allowed = self._resolve(allowed_special, "allowed_special")
+        if disallowed_special == "all":
+            return allowed, set(self.special_tokens) - allowed
+        return allowed, self._resolve(disallowed_special, "disallowed_special")
+
+    def _refuse_specials(self, text: str, disallowed: set[str]) -> None:
+        found = self._specials_regex(disallowed).search(text)
+        if found:
+            name = found.group()
+            raise ValueError(
+                f"text contains the special token {name!r}, which allowed_special does not allow; pass "
+                f"allowed_special={{{name!r}}} (or 'all') to encode it as its id, or disallowed_special=() "
+                f"to encode it as ordinary text"
+            )
+
     def _resolve(self, names: str | Iterable[str], what: str) -> set[str]:
-        if names == "all":
+        if isinstance(names, str) and names == "all":
             return set(self.special_tokens)
-        if isinstance(names, str):
-            raise ValueError(f"{what}={names!r} must be 'all' or a collection of special token names")
+        if isinstance(names, str) or not isinstance(names, Iterable):
+            raise TypeError(f"{what} must be 'all' or a collection of special token names, got {type(names).__name__} {names!r}")
         names = set(names)
+        bad = [n for n in names if not isinstance(n, str)]
+        if bad:
+            raise TypeError(f"{what} must contain special token names (str), got {bad[0]!r}")
         unknown = names - set(self.special_tokens)
         if unknown:
             raise ValueError(f"{what} names {sorted(unknown)}, which are not special tokens of this tokenizer ({sorted(self.special_tokens)})")
@@ -292,11 +514,14 @@ class BPETokenizer:
 
     def _encode_ordinary(self, text: str) -> list[int]:
         """Ids of text with no special tokens: pre-split, then BPE each chunk (cached)."""
+        return self._encode_chunks(self._regex.findall(text))
+
+    def _encode_chunks(self, chunks: Iterable[str]) -> list[int]:
         cache = self._cache
         if len(cache) > _CACHE_LIMIT:
             cache.clear()
         ids: list[int] = []
-        for chunk in self._regex.findall(text):
+        for chunk in chunks:
             chunk_ids = cache.get(chunk)
             if chunk_ids is None:
                 chunk_ids = cache[chunk] = self._encode_chunk(chunk.encode("utf-8"))
@@ -307,19 +532,10 @@ class BPETokenizer:
         """BPE one chunk: merge the lowest-ranked adjacent pair (leftmost on ties) until none is left."""
         if self._whole is not None and data in self._whole:
             return (self._whole[data],)
-        byte_ids = self._byte_ids
-        ids = [byte_ids[b] for b in data]
-        ranks = self._ranks
-        while len(ids) > 1:
-            best_rank, best_i, best_id = None, -1, -1
-            for i in range(len(ids) - 1):
-                r = ranks.get((ids[i], ids[i + 1]))
-                if r is not None and (best_rank is None or r[0] < best_rank):
-                    best_rank, best_i, best_id = r[0], i, r[1]
-            if best_rank is None:
-                break
-            ids[best_i : best_i + 2] = [best_id]
-        return tuple(ids)
+        ids = [self._byte_ids[b] for b in data]
+        if len(ids) < 2:
+            return tuple(ids)
+        return tuple(_bpe_merge(ids, self._ranks))
 
     def clear_cache(self) -> None:
         """Forget the cached chunk encodings (to time a cold encode)."""
