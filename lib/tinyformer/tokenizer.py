@@ -32,6 +32,7 @@ from __future__ import annotations
 import base64
 import heapq
 import json
+import numbers
 import os
 import tempfile
 from collections import Counter
@@ -99,6 +100,11 @@ def _compile(pattern: str) -> regex.Pattern:
     if compiled.groups:  # findall would return the groups, not the chunks
         raise ValueError(f"pattern={pattern!r} has capturing groups; write (?:...) instead of (...)")
     return compiled
+
+
+def _is_id(i: object) -> bool:
+    """An integer (Python or NumPy), not a bool."""
+    return isinstance(i, numbers.Integral) and not isinstance(i, bool)
 
 
 def _check_path(path: str | os.PathLike, what: str = "path") -> Path:
@@ -542,7 +548,10 @@ class BPETokenizer:
         self._cache.clear()
 
     def decode(self, ids: Iterable[int]) -> str:
-        """Text of `ids`; bytes that are not valid UTF-8 (a cut-off character) become U+FFFD."""
+        """Text of `ids` (ints, a tensor or an array); bytes that are not valid UTF-8 (a cut-off
+        character) become U+FFFD. TypeError if `ids` is not a sequence; ValueError naming the first
+        entry that is not a token id (a float or a bool is not one, even 1.0 or True).
+        """
         if hasattr(ids, "tolist"):  # a tensor or array
             ids = ids.tolist()
         if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
@@ -550,15 +559,20 @@ class BPETokenizer:
         ids = list(ids)
         decoder = self._decoder
         try:
+            if set(map(type, ids)) - {int}:  # 1.0 and True would find id 1: look closer
+                raise TypeError
             data = b"".join([decoder[i] for i in ids])
         except (KeyError, TypeError):
-            bad = next(i for i in ids if isinstance(i, bool) or not isinstance(i, int) or i not in decoder)
-            raise ValueError(f"ids contains {bad!r}, which is not a token id of this tokenizer (vocab_size={self.vocab_size})") from None
+            bad = [i for i in ids if not _is_id(i) or int(i) not in decoder]
+            if bad:
+                raise ValueError(f"ids contains {bad[0]!r}, which is not a token id of this tokenizer (vocab_size={self.vocab_size})") from None
+            data = b"".join([decoder[int(i)] for i in ids])  # NumPy integers, say
         return data.decode("utf-8", errors="replace")
 
     # ---- files ----------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:
-        """Write the tokenizer as JSON (atomically: a temp file, then rename)."""
+        """Write the tokenizer as JSON (atomically: a temp file, then rename). TypeError for a non-path."""
+        path = _check_path(path)
         state = {"format": FILE_FORMAT, "version": 1, "pattern": self.pattern, "special_tokens": self.special_tokens}
         if self._whole is None:
             state["kind"] = "merges"
@@ -566,12 +580,12 @@ class BPETokenizer:
         else:
             state["kind"] = "ranks"
             state["ranks"] = [[base64.b64encode(tok).decode("ascii"), i] for i, tok in sorted(self._vocab.items())]
-        _atomic_write(Path(path), json.dumps(state, ensure_ascii=False))
+        _atomic_write(path, json.dumps(state, ensure_ascii=False))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "BPETokenizer":
-        """Read a tokenizer written by `save`; a malformed file raises ValueError naming it."""
-        path = Path(path)
+        """Read a tokenizer written by `save`; a file that is not one (or is damaged) raises ValueError naming it."""
+        path = _check_path(path)
         try:
             state = json.loads(path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
@@ -579,6 +593,8 @@ class BPETokenizer:
         try:
             if not isinstance(state, dict) or state.get("format") != FILE_FORMAT:
                 raise ValueError(f"it is not a {FILE_FORMAT} file (no 'format': {FILE_FORMAT!r})")
+            if state.get("version") != 1:
+                raise ValueError(f"version {state.get('version')!r} is not 1, the only version this tinyformer reads")
             for key in ("pattern", "special_tokens", "kind"):
                 if key not in state:
                     raise ValueError(f"the key {key!r} is missing")
