@@ -373,3 +373,38 @@ def test_english_agreement_in_the_corpus():
                 assert word not in s_forms | {"does", "is", "was"}, en
                 checked += word in bases | {"do", "are", "were"}
     assert checked > 400
+
+
+# ----------------------------------------------------------------------------- the grammar's words
+def test_every_word_the_grammar_writes_is_known():
+    """Every word of the training corpus, the held-out and the longer splits, and every clause render() can build."""
+    from tinyformer.ko_en import PREDICATE, TENSES, known_words, sentence_words
+
+    splits = ko_en_splits(3000, 300, seed=1)
+    corpus = splits.train + splits.test + ko_en_length_split(200, seed=1)
+    assert {w for ko, _ in corpus for w in sentence_words(ko)} <= known_words()
+    clauses = []
+    for subject in (n.ko for n in NOUNS if n.kind in ("animal", "person")):
+        for predicate in PREDICATE:
+            for tense in TENSES:
+                try:
+                    clauses.append(render(ClauseSpec(NounPhrase(subject, "plural"), predicate, tense=tense, negative=True,
+                                                     question=True)))
+                except ValueError:
+                    pass  # an object is needed, or the pair does not fit
+    assert len(clauses) > 500
+    assert {w for ko, _ in clauses for w in sentence_words(ko)} <= known_words()
+
+
+def test_unknown_words_by_example():
+    from tinyformer.ko_en import sentence_words, unknown_words
+
+    assert sentence_words("고양이는 커요?, 그리고 개는 작아요.") == ["고양이는", "커요", "그리고", "개는", "작아요"]
+    assert unknown_words("고양이는 커요?") == []
+    assert unknown_words("강아지가 짖어요") == ["강아지가", "짖어요"]               # a new noun, a new verb
+    assert unknown_words("고양이는 크다") == ["크다"]                                # a dictionary form, not a polite one
+    assert unknown_words("the cat, the dog") == ["the", "cat", "dog"]           # each once, in order
+    assert unknown_words(unicodedata.normalize("NFD", "고양이가 잤어요")) == []     # NFD is the same text
+    assert unknown_words("") == [] and unknown_words(" ?! ") == []
+    with pytest.raises(TypeError, match="text must be a str"):
+        unknown_words(["고양이"])

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
+import warnings
 from dataclasses import replace
 
 import matplotlib
@@ -17,6 +19,7 @@ from tinyformer.translate import (
     GREETING,
     SPECIALS,
     Recipe,
+    UnknownWordWarning,
     build_tokenizers,
     encode_pairs,
     load_or_train_translator,
@@ -237,3 +240,156 @@ def test_cross_attention_figure(phrase_translator):
     with pytest.raises(ValueError, match="do not match"):
         plot_cross_attention(src_tokens[:-1], out_tokens, w)
     matplotlib.pyplot.close("all")
+
+
+# ---------------------------------------------------------------------------------------------
+# user text is text; input outside the grammar is reported, not silently translated
+
+
+@contextlib.contextmanager
+def no_unknown_word_warning():
+    """An UnknownWordWarning inside becomes an error."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnknownWordWarning)
+        yield
+
+
+def test_special_token_spellings_in_user_text_are_text(phrase_translator):
+    translator, _ = phrase_translator
+    eos = translator.src_tok.special_tokens["<eos>"]
+    src = translator.encode_source(["태그 <eos> 를 쓰세요"])
+    assert src[0].tolist().count(eos) == 1 and src[0, -1].item() == eos          # only the real end
+    assert "".join(translator.src_tokens("<eos>")[:-1]) == "<eos>"               # five characters, then the EOS
+    with pytest.warns(UnknownWordWarning, match="'<eos>'"):
+        assert isinstance(translator.translate("태그 <eos> 를 쓰세요"), str)
+    _, out_tokens, weights = translator.cross_attention("<sos> <pad>")
+    assert weights.shape[-1] == len(translator.src_tokens("<sos> <pad>"))
+
+
+def test_empty_in_empty_out(phrase_translator, monkeypatch):
+    translator, _ = phrase_translator
+    with no_unknown_word_warning():
+        assert translator.translate("") == "" and translator.translate("  \n") == ""
+        assert translator.translate(["", GREETING[0], " "]) == ["", GREETING[1], ""]
+        assert translator.translate([]) == []
+        monkeypatch.setattr(translator, "translate_ids", lambda *a, **k: pytest.fail("the model was asked"))
+        assert translator.translate(["", "   "]) == ["", ""]
+    with pytest.raises(ValueError, match="sentence is empty"):
+        translator.cross_attention(" ")
+
+
+def test_words_outside_the_grammar_are_named(phrase_translator):
+    import unicodedata
+
+    translator, _ = phrase_translator
+    assert translator.unknown_words("강아지가 잤어요") == ["강아지가"]
+    assert translator.unknown_words("the cat runs, the cat") == ["the", "cat", "runs"]
+    assert translator.unknown_words(unicodedata.normalize("NFD", "고양이가 잤어요")) == []
+    with pytest.warns(UnknownWordWarning, match=r"'the', 'cat', 'runs' in 'the cat runs'") as seen:
+        english = translator.translate("the cat runs")
+    assert isinstance(english, str) and len(seen) == 1                           # still translated, one warning
+    with pytest.warns(UnknownWordWarning, match="'강아지가'"):
+        translator.translate(["강아지가 잤어요", GREETING[0]])
+    with no_unknown_word_warning():                                              # the grammar's own sentences: silent
+        translator.translate([ko for ko, _ in make_ko_en_pairs(50, seed=4)] + [ko for ko, _ in SET_PHRASES])
+
+
+def test_nfd_korean_translates_like_nfc(phrase_translator):
+    import unicodedata
+
+    translator, _ = phrase_translator
+    for text in (GREETING[0], "고양이가 잤어요", "감사합니다"):
+        nfd = unicodedata.normalize("NFD", text)
+        assert nfd != text
+        assert translator.translate(nfd) == translator.translate(text)
+        assert translator.translate(nfd, beam_size=2) == translator.translate(text, beam_size=2)
+        assert translator.src_tokens(nfd) == translator.src_tokens(text)
+        torch.testing.assert_close(translator.cross_attention(nfd)[2], translator.cross_attention(text)[2])
+
+
+def test_a_translator_trained_on_other_pairs_knows_their_words(tmp_path, phrase_translator):
+    from tinyformer.translate import _vocabulary
+
+    translator, result = phrase_translator
+    assert _vocabulary(make_ko_en_pairs(100, seed=5)) is None                  # the grammar corpus: the grammar's words
+    assert _vocabulary([("강아지가 짖어요", "the puppy barks")]) == {"강아지가", "짖어요"}
+    other = replace(translator, vocabulary=frozenset({"강아지가", "짖어요"}))
+    loaded = load_translator(save_translator(tmp_path / "t.pt", other, result))
+    assert loaded.vocabulary == other.vocabulary and loaded.unknown_words("강아지가 잤어요") == ["잤어요"]
+    assert load_translator(save_translator(tmp_path / "g.pt", translator, result)).vocabulary is None
+
+
+def test_metrics_refuse_a_single_string():
+    with pytest.raises(TypeError, match="hypotheses must be a list of sentences, got a single str"):
+        translation_metrics("the dog runs", "the cat runs")
+    with pytest.raises(TypeError, match="references must be a list of sentences"):
+        translation_metrics(["the dog runs"], "the cat runs")
+    with pytest.raises(TypeError, match=r"hypotheses\[1\] must be a str, got int"):
+        translation_metrics(["a", 3], ["a", "b"])
+    with pytest.raises(ValueError, match="as many hypotheses as references"):
+        translation_metrics(["a", "b"], ["a"])
+    with pytest.raises(ValueError, match="at least one"):
+        translation_metrics([], [])
+
+
+# ---------------------------------------------------------------------------------------------
+# loading files that are not translators; resuming with other settings
+
+
+def test_load_translator_on_files_that_are_not_translators(tmp_path):
+    import json
+
+    from tinyformer.checkpoint import save_checkpoint
+
+    text, blob = tmp_path / "notes.txt", tmp_path / "recipe.json"
+    text.write_text("안녕하세요\thello\n", encoding="utf-8")
+    blob.write_text(json.dumps({"steps": 700}))
+    for path, looks in ((text, "a text file"), (blob, "a JSON file")):
+        with pytest.raises(ValueError, match=f"{path} is not a tinyformer checkpoint: it looks like {looks}"):
+            load_translator(path)
+    other = save_checkpoint(tmp_path / "other.pt", torch.nn.Linear(2, 2))
+    with pytest.raises(ValueError, match="not a translator saved by save_translator"):
+        load_translator(other)
+    with pytest.raises(ValueError, match="not a tinyformer checkpoint"):
+        load_or_train_translator(text, replace(TINY, steps=1), progress=False)
+    assert text.read_text(encoding="utf-8") == "안녕하세요\thello\n"                 # refused, not overwritten
+    assert main(["translate", "안녕하세요", "--checkpoint", str(text)]) == 2
+
+
+@pytest.mark.parametrize("change, shown", [
+    (dict(lr=0.1), "lr: checkpoint 0.003, now 0.1"),
+    (dict(batch_size=8), "batch_size: checkpoint 16, now 8"),
+    (dict(warmup_steps=1), "warmup_steps: checkpoint 5, now 1"),
+    (dict(label_smoothing=0.0), "label_smoothing: checkpoint 0.1, now 0.0"),
+    (dict(seed=1), "seed: checkpoint 0, now 1"),
+    (dict(n_pairs=300), "n_pairs: checkpoint 400, now 300"),
+    (dict(d_model=64), "d_model: checkpoint 32, now 64"),
+])
+def test_resume_refuses_a_changed_recipe_before_any_work(tmp_path, monkeypatch, change, shown):
+    import tinyformer.translate as tr
+
+    ckpt = tmp_path / "run.pt"
+    train_translator(replace(TINY, steps=2), progress=False, checkpoint_path=ckpt)
+    monkeypatch.setattr(tr, "build_tokenizers", lambda *a, **k: pytest.fail("trained tokenizers before refusing"))
+    with pytest.raises(ValueError, match=shown):
+        train_translator(replace(TINY, steps=4, **change), progress=False, checkpoint_path=ckpt, resume=True)
+
+
+def test_resume_applies_more_steps(tmp_path):
+    ckpt = tmp_path / "run.pt"
+    _, first = train_translator(replace(TINY, steps=2), progress=False, checkpoint_path=ckpt)
+    _, result = train_translator(replace(TINY, steps=4, threads=2), progress=False, checkpoint_path=ckpt, resume=True)
+    assert result.resumed_from == 2 and result.step == 4 and result.losses[:2] == first.losses
+
+
+def test_cli_resume_with_another_learning_rate_is_refused(tmp_path, capsys):
+    ckpt = tmp_path / "cli.pt"
+    args = ["train", "--steps", "2", "--pairs", "200", "--d-model", "32", "--layers", "1", "--batch-size", "16",
+            "--eval-every", "0", "--checkpoint", str(ckpt), "--no-progress", "--lr", "0.001"]
+    assert main(args) == 0
+    capsys.readouterr()
+    assert main(args[:2] + ["4", "--resume"] + args[3:-1] + ["0.1"]) == 2
+    err = capsys.readouterr().err
+    assert "lr: checkpoint 0.001, now 0.1" in err and "cannot resume" in err
+    assert main(args[:2] + ["4", "--resume"] + args[3:]) == 0                 # the same lr, more steps: continues
+    assert "resumed from step 2" in capsys.readouterr().out

@@ -24,6 +24,8 @@ model must learn real structure, not word-for-word substitution:
 - Clauses joined with ", 그리고" → "and"; set phrases (안녕하세요, 만나서 반가워요 → hey, good to
   know you).
 
+`known_words()` is every Korean word form the grammar can write and `unknown_words(text)` the words
+of a sentence outside it (a translator trained on the corpus has never seen those).
 Use `make_ko_en_pairs(n, seed)` for pairs, `ko_en_splits` for train/test with unseen
 (subject, predicate) combinations in test, `ko_en_length_split` for three-clause sentences, and
 `render(ClauseSpec(...))` to build one clause by hand. data/README.md has the word tables.
@@ -37,18 +39,21 @@ periods (the English side is lower case; questions end with "?").
 
 from __future__ import annotations
 
+import functools
 import random
+import unicodedata
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from .english import past_tense, pluralize, third_person, with_article
-from .korean import conjugate, has_batchim, modifier_form, with_particle
+from .korean import PARTICLES, conjugate, has_batchim, modifier_form, with_particle
 
 __all__ = [
     "has_batchim", "with_particle", "conjugate", "modifier_form", "third_person", "past_tense",
     "pluralize", "with_article", "NOUNS", "VERBS", "ADJECTIVES", "SET_PHRASES", "NounPhrase", "ClauseSpec",
     "render", "make_ko_en_pairs",
     "ko_en_splits", "KoEnSplits", "held_out_pairs", "ko_en_length_split", "vocabulary_counts", "GRAMMAR_VERSION",
+    "sentence_words", "known_words", "unknown_words",
 ]
 
 
@@ -360,6 +365,53 @@ def render(spec: ClauseSpec) -> tuple[str, str]:
     en = [en_head, *en_tail, TIME_WORDS[spec.time][0] if spec.time else ""]
     mark = "?" if spec.question else ""
     return " ".join(w for w in ko if w) + mark, " ".join(w for w in en if w) + mark
+
+
+# ----------------------------------------------------------------------------- the words it knows
+PUNCTUATION = ",.?!"
+
+
+def sentence_words(text: str) -> list[str]:
+    """The words of a sentence, split on whitespace, with , . ? ! stripped: '고양이는 커요?' -> ['고양이는', '커요']."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    return [w for w in (w.strip(PUNCTUATION) for w in text.split()) if w]
+
+
+def _noun_forms() -> set[str]:
+    """Nouns, plurals (들) and counters, bare and with every particle; places with 에서 and 에."""
+    counters = {n.counter for n in NOUNS if n.counter}
+    bases = {n.ko for n in NOUNS} | {n.ko + "들" for n in NOUNS} | counters
+    forms = bases | {with_particle(b, kind) for b in bases for kind in PARTICLES}
+    return forms | {n.ko + suffix for n in NOUNS if n.kind == "place" for suffix in ("에서", "에")}
+
+
+def _predicate_forms() -> set[str]:
+    """Every tense of every verb and adjective, negated or not (공부 안 해요 gives 공부, 안, 해요), and modifiers."""
+    words = {a.korean("modifier") for a in ADJECTIVES}
+    for pred in PREDICATE.values():
+        for tense in TENSES:
+            for negative in (False, True):
+                words.update(_ko_predicate(pred, tense, negative).split())
+    return words
+
+
+@functools.cache
+def known_words() -> frozenset[str]:
+    """Every Korean word form the grammar can write (NFC): a sentence made only of these is in its language."""
+    words = _noun_forms() | _predicate_forms() | set(TIME_WORDS) | {ko for ko, _ in NUMBERS} | {"그리고"}
+    return frozenset(words | {w for ko, _ in SET_PHRASES for w in sentence_words(ko)})
+
+
+def unknown_words(text: str) -> list[str]:
+    """The words of `text` (NFC-normalized) the grammar cannot write, each once, in order of appearance.
+
+    unknown_words("강아지가 잤어요") -> ['강아지가']; an English sentence gives all its words.
+    Raises TypeError if `text` is not a str.
+    """
+    words = sentence_words(unicodedata.normalize("NFC", text) if isinstance(text, str) else text)
+    known = known_words()
+    return list(dict.fromkeys(w for w in words if w not in known))
 
 
 # ----------------------------------------------------------------------------- random clauses

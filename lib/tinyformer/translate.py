@@ -9,6 +9,11 @@ data/generated/ when its recipe matches, else trains it again, deterministically
     python -m tinyformer.translate train --steps 700
     python -m tinyformer.translate translate "안녕하세요, 만나서 반가워요" --beam 4
 
+User text is text: input is NFC-normalized (decomposed Korean translates like composed), a special
+token's spelling in it ("<eos>") is encoded as characters, an empty sentence translates to "", and
+words outside the translator's vocabulary (the grammar's word tables, `tinyformer.ko_en.known_words`)
+are named in an `UnknownWordWarning`, since the translation of such a sentence is a guess.
+
 Shapes: `B` batch, `S` source time, `T` target time, `L` layers, `H` heads, `V` vocab.
 Left out: subword regularisation, back-translation, checkpoint averaging.
 """
@@ -16,8 +21,8 @@ Left out: subword regularisation, back-translation, checkpoint averaging.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+import warnings
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -27,17 +32,17 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .decoding import beam_search, greedy_decode, strip_special
-from .data import Batch, encode_pair, ko_en_splits, make_batches, pad_sequences
-from .ko_en import GRAMMAR_VERSION
+from .data import Batch, as_text, encode_pair, encode_text, ko_en_splits, make_batches, pad_sequences
+from .ko_en import GRAMMAR_VERSION, known_words, sentence_words
 from .masks import padding_mask
 from .model import Transformer, TransformerConfig
 from .tokenizer import BPETokenizer
-from .checkpoint import config_diff, save_checkpoint
-from .train import TrainConfig, TrainResult, train
+from .checkpoint import ConfigMismatchError, config_diff, read_checkpoint, save_checkpoint
+from .train import TrainConfig, TrainResult, check_resume, train
 from .utils import seed_everything
 
 __all__ = [
-    "SPECIALS", "GREETING", "Recipe", "Translator", "show_token", "translation_metrics", "build_tokenizers",
+    "SPECIALS", "GREETING", "Recipe", "Translator", "UnknownWordWarning", "show_token", "translation_metrics", "build_tokenizers",
     "encode_pairs", "make_get_batch", "translation_loss", "train_translator", "load_translator",
     "load_or_train_translator", "default_checkpoint_path", "main",
 ]
@@ -153,15 +158,33 @@ def translation_loss(model: Transformer, batch: Batch, smoothing: float = 0.1) -
 # scores
 
 
+def _sentences(value: Any, name: str) -> list[str]:
+    """A list of str from a list or tuple of str; TypeError naming `name` (or the bad item) otherwise."""
+    if isinstance(value, str):
+        raise TypeError(f"{name} must be a list of sentences, got a single str ({value[:30]!r}); wrap it: [{name}]")
+    if not isinstance(value, Sequence):
+        raise TypeError(f"{name} must be a list of str, got {type(value).__name__}")
+    for i, item in enumerate(value):
+        if not isinstance(item, str):
+            raise TypeError(f"{name}[{i}] must be a str, got {type(item).__name__}")
+    return list(value)
+
+
 def translation_metrics(hypotheses: Sequence[str], references: Sequence[str]) -> dict[str, float]:
-    """Corpus BLEU and chrF (sacrebleu, 0-100) and the exact-match rate in percent."""
+    """Corpus BLEU and chrF (sacrebleu, 0-100) and the exact-match rate in percent.
+
+    Both arguments are lists of sentences, hypothesis i against reference i. A single str raises
+    TypeError (it is not scored letter by letter: wrap it in a list); ValueError if the lengths
+    differ or the lists are empty.
+    """
     import sacrebleu
 
+    hypotheses, references = _sentences(hypotheses, "hypotheses"), _sentences(references, "references")
     if len(hypotheses) != len(references) or not references:
         raise ValueError(f"need as many hypotheses as references (got {len(hypotheses)} and {len(references)}), at least one")
     exact = 100.0 * sum(h.strip() == r.strip() for h, r in zip(hypotheses, references)) / len(references)
-    return {"bleu": sacrebleu.corpus_bleu(list(hypotheses), [list(references)]).score,
-            "chrf": sacrebleu.corpus_chrf(list(hypotheses), [list(references)]).score,
+    return {"bleu": sacrebleu.corpus_bleu(hypotheses, [references]).score,
+            "chrf": sacrebleu.corpus_chrf(hypotheses, [references]).score,
             "exact": exact}
 
 
@@ -169,31 +192,51 @@ def translation_metrics(hypotheses: Sequence[str], references: Sequence[str]) ->
 # the translator
 
 
+class UnknownWordWarning(UserWarning):
+    """A sentence given to `Translator.translate` has words its training data never had: the translation is a guess."""
+
+
+def _check_decoding(beam_size: Any, length_penalty: Any, batch_size: Any = 1) -> None:
+    for name, value in (("beam_size", beam_size), ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name}={value!r} must be an int >= 1")
+    if isinstance(length_penalty, bool) or not isinstance(length_penalty, (int, float)) or not length_penalty >= 0:
+        raise ValueError(f"length_penalty={length_penalty!r} must be a number >= 0")
+
+
 @dataclass
 class Translator:
-    """A trained model with its two tokenizers: `translator(["안녕하세요"]) -> ["hey"]`."""
+    """A trained model with its two tokenizers: `translator(["안녕하세요"]) -> ["hey"]`.
+
+    `vocabulary`: the source words it was trained on; None means the ko_en grammar's (`known_words()`).
+    """
 
     model: Transformer
     src_tok: BPETokenizer
     tgt_tok: BPETokenizer
     recipe: Recipe = field(default_factory=Recipe)
     max_len: int = 60
+    vocabulary: frozenset[str] | None = None
 
     @property
     def src_pad(self) -> int:
         return self.src_tok.special_tokens["<pad>"]
 
     def encode_source(self, sentences: Sequence[str]) -> torch.Tensor:
-        """(B, S) padded source ids, each sentence ending with EOS."""
+        """(B, S) padded source ids, each sentence (NFC, as ordinary text) ending with EOS."""
         eos = self.src_tok.special_tokens["<eos>"]
-        return pad_sequences([self.src_tok.encode(s) + [eos] for s in sentences], self.src_pad)
+        texts = [as_text(s, f"sentences[{i}]") for i, s in enumerate(_sentences(sentences, "sentences"))]
+        if not texts:
+            raise ValueError("sentences is empty; give at least one sentence")
+        return pad_sequences([encode_text(self.src_tok, s) + [eos] for s in texts], self.src_pad)
 
     def decode_target(self, ids: torch.Tensor) -> list[str]:
         sp = self.tgt_tok.special_tokens
         return [self.tgt_tok.decode(strip_special(row, sp["<sos>"], sp["<eos>"], sp["<pad>"])) for row in ids]
 
     def translate_ids(self, sentences: Sequence[str], beam_size: int = 1, length_penalty: float = 0.6) -> torch.Tensor:
-        """(B, 1 + L) target ids: SOS, tokens, EOS, padding."""
+        """(B, 1 + L) target ids: SOS, tokens, EOS, padding. Raises TypeError/ValueError for bad arguments."""
+        _check_decoding(beam_size, length_penalty)
         src = self.encode_source(sentences)
         sp = self.tgt_tok.special_tokens
         mask = padding_mask(src, self.src_pad)                         # (B, 1, 1, S)
@@ -203,31 +246,67 @@ class Translator:
         return beam_search(self.model, src, beam_size, self.max_len, sp["<sos>"], sp["<eos>"],
                            length_penalty=length_penalty, src_mask=mask, pad_id=sp["<pad>"])
 
+    def unknown_words(self, text: str) -> list[str]:
+        """The words of `text` (NFC) outside the translator's vocabulary, each once: ['강아지가'] or []."""
+        known = known_words() if self.vocabulary is None else self.vocabulary
+        return list(dict.fromkeys(w for w in sentence_words(as_text(text, "text")) if w not in known))
+
     def translate(self, sentences: Sequence[str] | str, beam_size: int = 1, batch_size: int = 256,
                   length_penalty: float = 0.6) -> list[str] | str:
-        """English for each Korean sentence (a str in, a str out)."""
-        if isinstance(sentences, str):
-            return self.translate([sentences], beam_size, batch_size, length_penalty)[0]
-        out: list[str] = []
-        for i in range(0, len(sentences), batch_size):
-            out += self.decode_target(self.translate_ids(sentences[i:i + batch_size], beam_size, length_penalty))
-        return out
+        """English for each Korean sentence (a str in, a str out; a list in, a list out).
+
+        Sentences are NFC-normalized and stripped; an empty one translates to "" (the model is not
+        asked). Words outside the vocabulary are named in an UnknownWordWarning, and the translation
+        is still returned. Raises TypeError (not a str or list of str) or ValueError (bad sizes,
+        a lone surrogate) before translating anything.
+        """
+        single = isinstance(sentences, str)
+        texts = [as_text(s, f"sentences[{i}]").strip()
+                 for i, s in enumerate(_sentences([sentences] if single else sentences, "sentences"))]
+        _check_decoding(beam_size, length_penalty, batch_size)
+        self._warn_unknown(texts)
+        todo = [t for t in texts if t]
+        done: list[str] = []
+        for i in range(0, len(todo), batch_size):
+            done += self.decode_target(self.translate_ids(todo[i:i + batch_size], beam_size, length_penalty))
+        answers = iter(done)
+        out = [next(answers) if t else "" for t in texts]
+        return out[0] if single else out
 
     __call__ = translate
 
+    def _warn_unknown(self, texts: list[str]) -> None:
+        found = [(t, words) for t in texts if (words := self.unknown_words(t))]
+        if not found:
+            return
+        listed = "; ".join(f"{', '.join(map(repr, words))} in {t!r}" for t, words in found[:3])
+        more = f" (and {len(found) - 3} more sentences)" if len(found) > 3 else ""
+        warnings.warn(f"words the translator was never trained on: {listed}{more}. Their translation is a guess; "
+                      "the grammar's words are in tinyformer.ko_en (NOUNS, VERBS, ADJECTIVES).",
+                      UnknownWordWarning, stacklevel=3)
+
     def evaluate(self, pairs: Sequence[tuple[str, str]], beam_size: int = 1) -> dict[str, float]:
         """BLEU, chrF and exact match of the translations of `pairs` against their references."""
+        if isinstance(pairs, str) or not isinstance(pairs, Sequence) or not all(
+                isinstance(p, (tuple, list)) and len(p) == 2 for p in pairs):
+            raise TypeError("pairs must be a list of (korean, english) pairs")
         hyps = self.translate([ko for ko, _ in pairs], beam_size=beam_size)
         return translation_metrics(hyps, [en for _, en in pairs])
 
     def src_tokens(self, sentence: str) -> list[str]:
-        return [show_token(self.src_tok, i) for i in self.src_tok.encode(sentence)] + ["<eos>"]
+        """The source tokens of `sentence` (NFC, as ordinary text) as readable strings, then "<eos>"."""
+        ids = encode_text(self.src_tok, as_text(sentence, "sentence"))
+        return [show_token(self.src_tok, i) for i in ids] + ["<eos>"]
 
     def cross_attention(self, sentence: str, beam_size: int = 1) -> tuple[list[str], list[str], torch.Tensor]:
         """(source tokens, output tokens, weights (L, H, T, S)): where each output token looked in the source.
 
         Row t is the decoder step that produced output token t (the last one is <eos>).
+        Raises ValueError for an empty sentence (there is nothing to look at).
         """
+        sentence = as_text(sentence, "sentence").strip()
+        if not sentence:
+            raise ValueError("sentence is empty; cross-attention needs a Korean sentence")
         ids = self.translate_ids([sentence], beam_size)[0]
         sp = self.tgt_tok.special_tokens
         out = [sp["<sos>"]] + strip_special(ids, sp["<sos>"], sp["<eos>"], sp["<pad>"]) + [sp["<eos>"]]
@@ -263,6 +342,21 @@ def _data(recipe: Recipe):
     return ko_en_splits(n_train=recipe.n_pairs, n_test=recipe.n_test, seed=recipe.data_seed)
 
 
+# Recipe fields a resumed run may change (steps: more training; threads: speed). Every other one
+# decides the data, tokenizers, model or optimisation of the saved run, so a resume refuses a change.
+RESUME_MAY_CHANGE_RECIPE = ("steps", "threads")
+
+
+def _run_config(recipe: Recipe) -> dict[str, Any]:
+    return {k: v for k, v in asdict(recipe).items() if k not in RESUME_MAY_CHANGE_RECIPE}
+
+
+def _vocabulary(pairs: Sequence[tuple[str, str]]) -> frozenset[str] | None:
+    """None (the grammar's words) for the ko_en corpus, else the source words of the training pairs."""
+    words = {w for ko, _ in pairs for w in sentence_words(as_text(ko, "train_pairs"))}
+    return None if words <= known_words() else frozenset(words)
+
+
 def train_translator(recipe: Recipe = Recipe(), *, eval_pairs: Sequence[tuple[str, str]] | None = None,
                      eval_every: int = 0, eval_size: int = 300, progress: bool = True, max_seconds: float | None = None,
                      checkpoint_path: str | Path | None = None, checkpoint_every: int = 0, resume: bool = False,
@@ -271,8 +365,18 @@ def train_translator(recipe: Recipe = Recipe(), *, eval_pairs: Sequence[tuple[st
     """Train the translator of `recipe` from scratch (deterministic: seeded data, init and dropout).
 
     With `checkpoint_path` the run state is saved every `checkpoint_every` steps and at the end;
-    `resume=True` continues from it exactly.
+    `resume=True` continues from it exactly. A resume applies a new `recipe.steps` (and threads)
+    and refuses any other changed recipe field (lr, batch_size, label_smoothing, seed, n_pairs,
+    d_model, ...), raising ConfigMismatchError (a ValueError) that names each with both values,
+    before the tokenizers are trained.
     """
+    if not isinstance(recipe, Recipe):
+        raise TypeError(f"recipe must be a Recipe, got {type(recipe).__name__}")
+    tcfg = recipe.train_config(eval_every=eval_every, progress=progress, max_seconds=max_seconds,
+                               checkpoint_path=str(checkpoint_path) if checkpoint_path else None,
+                               checkpoint_every=checkpoint_every)
+    if resume and checkpoint_path is not None and Path(checkpoint_path).is_file():
+        check_resume(checkpoint_path, tcfg, run_config=_run_config(recipe))
     if train_pairs is None:
         splits = _data(recipe)
         train_pairs = splits.train
@@ -281,14 +385,12 @@ def train_translator(recipe: Recipe = Recipe(), *, eval_pairs: Sequence[tuple[st
     threads = torch.get_num_threads()
     torch.set_num_threads(recipe.threads)
     try:
-        return _train(recipe, train_pairs, eval_pairs, eval_every, eval_size, progress, max_seconds,
-                      checkpoint_path, checkpoint_every, resume, on_eval)
+        return _train(recipe, tcfg, train_pairs, eval_pairs, eval_size, resume, on_eval)
     finally:
         torch.set_num_threads(threads)
 
 
-def _train(recipe, train_pairs, eval_pairs, eval_every, eval_size, progress, max_seconds, checkpoint_path,
-           checkpoint_every, resume, on_eval) -> tuple[Translator, TrainResult]:
+def _train(recipe, tcfg, train_pairs, eval_pairs, eval_size, resume, on_eval) -> tuple[Translator, TrainResult]:
     seed_everything(recipe.seed)
     src_tok, tgt_tok = build_tokenizers(train_pairs, recipe.vocab_size, recipe.joint_tokenizer)
     examples = encode_pairs(train_pairs, src_tok, tgt_tok)
@@ -296,65 +398,85 @@ def _train(recipe, train_pairs, eval_pairs, eval_every, eval_size, progress, max
     seed_everything(recipe.seed)
     config = recipe.model_config(src_tok.vocab_size, tgt_tok.vocab_size, pad)
     model = Transformer(config)
-    translator = Translator(model, src_tok, tgt_tok, recipe)
+    translator = Translator(model, src_tok, tgt_tok, recipe, vocabulary=_vocabulary(train_pairs))
     get_batch = make_get_batch(examples, recipe.batch_size, pad, seed=recipe.seed)
     subset = list(eval_pairs or [])[:eval_size]
     eval_fn = (lambda m: translator.evaluate(subset)) if subset else None
-    tcfg = recipe.train_config(eval_every=eval_every, progress=progress, max_seconds=max_seconds,
-                               checkpoint_path=str(checkpoint_path) if checkpoint_path else None,
-                               checkpoint_every=checkpoint_every)
     result = train(model, get_batch, lambda m, b: translation_loss(m, b, recipe.label_smoothing), tcfg,
-                   eval_fn=eval_fn, model_config=config, resume=resume, on_eval=on_eval)
+                   eval_fn=eval_fn, model_config=config, run_config=_run_config(recipe), resume=resume,
+                   on_eval=on_eval)
     model.eval()
     return translator, result
 
 
 def save_translator(path: str | Path, translator: Translator, result: TrainResult | None = None) -> Path:
-    """Model, both tokenizers (as their JSON) and the recipe in one checkpoint file, written atomically."""
+    """Model, both tokenizers (as their JSON), the recipe and the vocabulary in one checkpoint file, written atomically."""
     import tempfile
 
+    if not isinstance(translator, Translator):
+        raise TypeError(f"translator must be a Translator, got {type(translator).__name__}")
     toks = {}
     for name, tok in (("src", translator.src_tok), ("tgt", translator.tgt_tok)):
         with tempfile.TemporaryDirectory() as d:
             tok.save(Path(d) / "tok.json")
             toks[name] = (Path(d) / "tok.json").read_text(encoding="utf-8")
     extra = {"recipe": asdict(translator.recipe), "src_tokenizer": toks["src"], "tgt_tokenizer": toks["tgt"]}
+    if translator.vocabulary is not None:
+        extra["vocabulary"] = sorted(translator.vocabulary)
     return save_checkpoint(path, translator.model, model_config=translator.model.config, extra=extra,
                            step=result.step if result else 0, losses=result.losses if result else None,
                            evals=result.evals if result else None)
 
 
+_TRANSLATOR_KEYS = ("recipe", "src_tokenizer", "tgt_tokenizer")
+
+
 def load_translator(path: str | Path, recipe: Recipe | None = None) -> Translator:
-    """Read a translator saved by `save_translator`; with `recipe`, refuse one trained differently."""
+    """Read a translator saved by `save_translator`; with `recipe`, refuse one trained differently.
+
+    Raises FileNotFoundError if nothing is at `path`; ValueError naming the path if the file is not a
+    tinyformer checkpoint, or is one but not a translator; ConfigMismatchError (a ValueError) naming
+    each recipe field that differs from `recipe`.
+    """
     import tempfile
 
-    state = torch.load(Path(path), map_location="cpu", weights_only=True)
-    saved = state["extra"]["recipe"]
+    if recipe is not None and not isinstance(recipe, Recipe):
+        raise TypeError(f"recipe must be a Recipe or None, got {type(recipe).__name__}")
+    state = read_checkpoint(path)
+    extra = state.get("extra") or {}
+    if not all(key in extra for key in _TRANSLATOR_KEYS) or not isinstance(state.get("model_config"), dict):
+        raise ValueError(f"{path} is a tinyformer checkpoint but not a translator saved by save_translator "
+                         f"(it has no {', '.join(k for k in _TRANSLATOR_KEYS if k not in extra) or 'model config'})")
+    saved = extra["recipe"]
     if recipe is not None:
         diff = config_diff(saved, asdict(recipe))
         if diff:
-            raise ValueError(f"{Path(path).name} was trained with a different recipe: " + "; ".join(diff))
+            raise ConfigMismatchError(f"{Path(path).name} was trained with a different recipe: " + "; ".join(diff))
     toks = []
     for key in ("src_tokenizer", "tgt_tokenizer"):
         with tempfile.TemporaryDirectory() as d:
-            (Path(d) / "tok.json").write_text(state["extra"][key], encoding="utf-8")
+            (Path(d) / "tok.json").write_text(extra[key], encoding="utf-8")
             toks.append(BPETokenizer.load(Path(d) / "tok.json"))
-    config = TransformerConfig(**state["model_config"])
-    model = Transformer(config)
+    model = Transformer(TransformerConfig(**state["model_config"]))
     model.load_state_dict(state["model"])
     model.eval()
     known = {f.name for f in fields(Recipe)}
-    return Translator(model, toks[0], toks[1], Recipe(**{k: v for k, v in saved.items() if k in known}))
+    vocabulary = frozenset(extra["vocabulary"]) if "vocabulary" in extra else None
+    return Translator(model, toks[0], toks[1], Recipe(**{k: v for k, v in saved.items() if k in known}),
+                      vocabulary=vocabulary)
 
 
 def load_or_train_translator(path: str | Path | None = None, recipe: Recipe = Recipe(), *, progress: bool = True,
                              save: bool = True) -> Translator:
-    """The notebook-07 translator: loaded from `path` if it holds this recipe, else trained (about 2 CPU minutes)."""
+    """The notebook-07 translator: loaded from `path` if it holds this recipe, else trained (about 2 CPU minutes).
+
+    A file at `path` that is not a translator checkpoint raises ValueError and is left as it is.
+    """
     path = Path(path) if path is not None else default_checkpoint_path()
     if path.is_file():
         try:
             return load_translator(path, recipe)
-        except ValueError:
+        except ConfigMismatchError:
             pass                                                       # trained differently: train again
     translator, result = train_translator(recipe, progress=progress)
     if save:
@@ -403,9 +525,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"step {m['step']:5d}  held-out BLEU {m['bleu']:6.2f}  chrF {m['chrf']:6.2f}  exact {m['exact']:5.1f}%",
                   flush=True)
 
-        translator, result = train_translator(recipe, eval_every=args.eval_every, progress=not args.no_progress,
-                                              checkpoint_path=run_state, checkpoint_every=50, resume=args.resume,
-                                              on_eval=show)
+        try:
+            translator, result = train_translator(recipe, eval_every=args.eval_every, progress=not args.no_progress,
+                                                  checkpoint_path=run_state, checkpoint_every=50, resume=args.resume,
+                                                  on_eval=show)
+        except ValueError as e:                                        # a changed setting on --resume, a bad value
+            print(f"error: {e}", file=sys.stderr)
+            return 2
         save_translator(args.checkpoint, translator, result)
         if result.resumed_from is not None:
             print(f"resumed from step {result.resumed_from}")
@@ -417,7 +543,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.beam < 1:
         print(f"--beam={args.beam} must be >= 1", file=sys.stderr)
         return 2
-    translator = load_translator(args.checkpoint)
+    try:
+        translator = load_translator(args.checkpoint)
+    except ValueError as e:                                            # not a translator checkpoint
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     sentences = args.sentences or [line.strip() for line in sys.stdin if line.strip()]
     for ko, en in zip(sentences, translator.translate(sentences, beam_size=args.beam, length_penalty=args.length_penalty)):
         print(f"{ko}\t{en}")
