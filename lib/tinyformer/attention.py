@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .dropout import dropout
+from .masks import check_attention_mask
 
 
 def _check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None) -> None:
@@ -97,18 +98,22 @@ class AttentionCache:
         self.max_len = max_len
         self.length = 0
 
+    def check_room(self, batch_size: int, n_new: int) -> None:
+        """ValueError unless `n_new` more positions of a batch of `batch_size` fit."""
+        if batch_size != self.k.shape[0]:
+            raise ValueError(f"the cache was made for batch_size={self.k.shape[0]}, got a batch of {batch_size}")
+        if self.length + n_new > self.max_len:
+            raise ValueError(f"the cache holds max_len={self.max_len} positions; cannot add {n_new} after {self.length}")
+
     def append(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Store k, v (B, H, T_new, D) at positions length..length+T_new-1; return the filled (B, H, length, D)."""
+        self.check_room(k.shape[0], k.shape[2])
         start = self.length
         end = start + k.shape[2]
-        if end > self.max_len:
-            raise ValueError(f"the cache holds max_len={self.max_len} positions; cannot add {k.shape[2]} after {start}")
-        if k.shape[0] != self.k.shape[0]:
-            raise ValueError(f"the cache was made for batch_size={self.k.shape[0]}, got a batch of {k.shape[0]}")
-        self.k[:, :, start:end] = k
-        self.v[:, :, start:end] = v
+        self.k.narrow(2, start, end - start).copy_(k)  # in place: no new tensor, no concatenation
+        self.v.narrow(2, start, end - start).copy_(v)
         self.length = end
-        return self.k[:, :, :end], self.v[:, :, :end]  # (B, H, end, D)
+        return self.k.narrow(2, 0, end), self.v.narrow(2, 0, end)  # (B, H, end, D), views
 
     def reorder(self, index: torch.Tensor) -> None:
         """Keep batch rows `index` (beam search: follow each surviving beam's history)."""
@@ -182,7 +187,9 @@ class MultiHeadAttention(nn.Module):
     -> (out (B, T, C), weights (B, H, T, S) or None).
 
     - `context` (B, S, C): where keys and values come from (cross-attention); None = x itself.
-    - `mask`: boolean, True = may attend, broadcastable to (B, H, T, S), e.g. `padding_mask(src)`.
+    - `mask`: boolean, True = may attend: (T, S), one pattern for every sequence (`causal_mask`), or
+      (B|1, H|1, T|1, S), e.g. `padding_mask(src)` (B, 1, 1, S). Any other shape, a (B, S) padding
+      mask included, raises ValueError naming `mask` (`masks.check_attention_mask`); a float mask TypeError.
     - `causal=True`: query t sees keys 0..t only (with a cache: positions up to cache.length + t).
     - `need_weights=True`: also return the per-head attention weights; they come from the readable
       path (the fused kernel never forms them), which gives the same output.
@@ -192,6 +199,8 @@ class MultiHeadAttention(nn.Module):
       math as ours with its own, slower dropout; we run ours (1.5-1.8x faster here, see `dropout.py`).
     - `cache`: an `AttentionCache` (self-attention: keys/values appended) or a `CrossAttentionCache`
       (cross-attention: the context's keys/values computed on the first call, then reused).
+
+    Every argument is checked before any work (ValueError/TypeError naming it), on both paths alike.
     """
 
     def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0, bias: bool = True, fast: bool = True):
@@ -221,9 +230,67 @@ class MultiHeadAttention(nn.Module):
             nn.init.zeros_(self.out_proj.bias)
 
     def _split_heads(self, t: torch.Tensor, n: int) -> tuple[torch.Tensor, ...]:
-        """(B, T, n*C) -> n tensors (B, H, T, D)."""
+        """(B, T, n*C) -> n tensors (B, H, T, D), views of t."""
         B, T, _ = t.shape
         return t.view(B, T, n, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4).unbind(0)  # n x (B, H, T, D)
+
+    def _check_inputs(self, x, context, mask, cache, causal) -> tuple[int, int]:
+        """Validate every argument before any work; return (start, S): the first query's position, the keys' count."""
+        if not isinstance(x, torch.Tensor) or x.dim() != 3 or x.shape[-1] != self.d_model:
+            raise ValueError(f"x must have shape (B, T, d_model={self.d_model}), got {tuple(getattr(x, 'shape', ())) or type(x).__name__}")
+        B, T, C = x.shape
+        if context is None:
+            if cache is not None and not isinstance(cache, AttentionCache):
+                raise TypeError(f"cache for self-attention must be an AttentionCache, got {type(cache).__name__}")
+            start = 0 if cache is None else cache.length
+            S = start + T
+            if cache is not None:
+                cache.check_room(B, T)
+        else:
+            if causal:
+                raise ValueError("causal=True applies to self-attention only; cross-attention (context given) sees the whole context")
+            if cache is not None and not isinstance(cache, CrossAttentionCache):
+                raise TypeError(f"cache for cross-attention must be a CrossAttentionCache, got {type(cache).__name__}")
+            if not isinstance(context, torch.Tensor) or context.dim() != 3 or context.shape[0] != B or context.shape[-1] != C:
+                raise ValueError(f"context must have shape (B={B}, S, d_model={C}), got {tuple(getattr(context, 'shape', ())) or type(context).__name__}")
+            start, S = 0, context.shape[1]
+        check_attention_mask(mask, B, self.n_heads, T, S)
+        return start, S
+
+    def _self_qkv(self, x: torch.Tensor, cache: AttentionCache | None) -> tuple[torch.Tensor, ...]:
+        """Self-attention: one matmul by the stacked (3C, C) weight gives q, k and v; the cache adds the past."""
+        q, k, v = self._split_heads(F.linear(x, self.in_proj_weight, self.in_proj_bias), 3)  # 3 x (B, H, T, D)
+        if cache is not None:
+            k, v = cache.append(k, v)  # (B, H, start + T, D): the stored keys/values, then these
+        return q, k, v
+
+    def _cross_qkv(self, x: torch.Tensor, context: torch.Tensor, cache: CrossAttentionCache | None) -> tuple[torch.Tensor, ...]:
+        """Cross-attention: queries from x, keys and values from the context (once, when cached)."""
+        W, b = self.in_proj_weight, self.in_proj_bias
+        C = self.d_model
+        (q,) = self._split_heads(F.linear(x, W[:C], None if b is None else b[:C]), 1)  # (B, H, T, D)
+        if cache is not None and cache.k is not None:
+            return q, cache.k, cache.v  # (B, H, S, D), computed at the first step
+        k, v = self._split_heads(F.linear(context, W[C:], None if b is None else b[C:]), 2)  # 2 x (B, H, S, D)
+        if cache is not None:
+            cache.k, cache.v = k, v
+        return q, k, v
+
+    def _attend(self, q, k, v, mask, causal: bool, start: int, need_weights: bool):
+        """Attention of q (B, H, T, D) over k, v (B, H, S, D) -> (out (B, H, T, D), weights (B, H, T, S) or None)."""
+        T = q.shape[2]
+        p = self.dropout if self.training else 0.0
+        use_readable = need_weights or not self.fast or (p > 0.0 and q.device.type == "cpu")
+        is_causal = False
+        if causal and T > 1:  # a single newest query may see every stored key: no mask needed
+            if mask is None and start == 0 and not use_readable:
+                is_causal = True  # the fused kernel builds the triangle itself
+            else:
+                tri = torch.ones(T, start + T, dtype=torch.bool, device=q.device).tril(diagonal=start)  # (T, S)
+                mask = tri if mask is None else mask & tri
+        if use_readable:
+            return scaled_dot_product_attention(q, k, v, mask=mask, dropout_p=p)  # (B, H, T, D), (B, H, T, S)
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p, is_causal=is_causal), None
 
     def forward(
         self,
@@ -234,45 +301,14 @@ class MultiHeadAttention(nn.Module):
         cache: AttentionCache | CrossAttentionCache | None = None,
         causal: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        if x.dim() != 3 or x.shape[-1] != self.d_model:
-            raise ValueError(f"x must have shape (B, T, d_model={self.d_model}), got {tuple(x.shape)}")
+        start, _ = self._check_inputs(x, context, mask, cache, causal)
         B, T, C = x.shape
-        W, b = self.in_proj_weight, self.in_proj_bias
-        start = 0  # absolute position of the first query (> 0 when a cache holds earlier steps)
-        if context is None:  # self-attention: one matmul gives q, k and v
-            q, k, v = self._split_heads(F.linear(x, W, b), 3)  # 3 x (B, H, T, D)
-            if cache is not None:
-                start = cache.length
-                k, v = cache.append(k, v)  # (B, H, start + T, D)
-        else:  # cross-attention: queries from x, keys and values from the context
-            if causal:
-                raise ValueError("causal=True applies to self-attention only; cross-attention (context given) sees the whole context")
-            (q,) = self._split_heads(F.linear(x, W[:C], None if b is None else b[:C]), 1)  # (B, H, T, D)
-            if cache is not None and cache.k is not None:
-                k, v = cache.k, cache.v  # (B, H, S, D), computed at the first step
-            else:
-                if context.dim() != 3 or context.shape[0] != B or context.shape[-1] != C:
-                    raise ValueError(f"context must have shape (B={B}, S, d_model={C}), got {tuple(context.shape)}")
-                k, v = self._split_heads(F.linear(context, W[C:], None if b is None else b[C:]), 2)  # 2 x (B, H, S, D)
-                if cache is not None:
-                    cache.k, cache.v = k, v
-        if mask is not None and mask.dtype != torch.bool:
-            raise TypeError(f"mask must be a boolean tensor (True = may attend), got {mask.dtype}")
-        p = self.dropout if self.training else 0.0
-        use_readable = need_weights or not self.fast or (p > 0.0 and x.device.type == "cpu")
-        is_causal = False
-        if causal and T > 1:  # a single newest query may see every stored key: no mask needed
-            if mask is None and start == 0 and not use_readable:
-                is_causal = True  # the fused kernel builds the triangle itself
-            else:
-                tri = torch.ones(T, start + T, dtype=torch.bool, device=x.device).tril(diagonal=start)  # (T, S)
-                mask = tri if mask is None else mask & tri
-        if use_readable:
-            out, weights = scaled_dot_product_attention(q, k, v, mask=mask, dropout_p=p)  # (B, H, T, D), (B, H, T, S)
+        if context is None:
+            q, k, v = self._self_qkv(x, cache)  # (B, H, T, D), (B, H, S, D) x 2
         else:
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p, is_causal=is_causal)  # (B, H, T, D)
-            weights = None
-        out = out.transpose(1, 2).reshape(B, T, C)  # (B, T, C): the heads side by side (concatenated)
+            q, k, v = self._cross_qkv(x, context, cache)
+        out, weights = self._attend(q, k, v, mask, causal, start, need_weights)  # (B, H, T, D)
+        out = out.transpose(1, 2).reshape(B, T, C)  # (B, T, C): the heads side by side (a view when T = 1)
         return self.out_proj(out), (weights if need_weights else None)
 
     def extra_repr(self) -> str:

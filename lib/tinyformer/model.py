@@ -91,6 +91,19 @@ def _check_ids(name: str, ids: object, max_len: int, start: int = 0) -> None:
                          f"max_len={max_len}; shorten the input or build the model with a larger max_len")
 
 
+def _check_src_mask(src_mask: object, B: int, S: int) -> None:
+    """A source mask hides source positions from every query: boolean (B or 1, 1, 1, S), as padding_mask makes."""
+    if src_mask is None:
+        return
+    if not isinstance(src_mask, torch.Tensor) or src_mask.dtype != torch.bool:
+        raise TypeError(f"src_mask must be a boolean tensor (True = a real source token), got "
+                        f"{getattr(src_mask, 'dtype', type(src_mask).__name__)}")
+    shape = tuple(src_mask.shape)
+    if src_mask.dim() != 4 or shape[0] not in (1, B) or shape[1:] != (1, 1, S):
+        raise ValueError(f"src_mask must have shape (B={B} or 1, 1, 1, S={S}), got {shape}; make it with "
+                         f"tinyformer.masks.padding_mask(src, pad_id)")
+
+
 class Transformer(nn.Module):
     """The encoder-decoder of "Attention Is All You Need": forward(src (B, S), tgt (B, T)) -> logits (B, T, V)."""
 
@@ -130,9 +143,11 @@ class Transformer(nn.Module):
     def encode(self, src: torch.Tensor, src_mask: torch.Tensor | None = None, return_attention: bool = False):
         """src (B, S) -> memory (B, S, C); with return_attention also a list of (B, H, S, S) per layer.
 
-        `src_mask` defaults to `self.source_mask(src)`: the padding mask, None without padding.
+        `src_mask` defaults to `self.source_mask(src)`: the padding mask, None without padding;
+        given, it must be boolean (B or 1, 1, 1, S) (TypeError / ValueError naming src_mask).
         """
         _check_ids("src", src, self.config.max_len)
+        _check_src_mask(src_mask, src.shape[0], src.shape[1])
         if src_mask is None:
             src_mask = self.source_mask(src)
         S = src.shape[1]
@@ -158,6 +173,7 @@ class Transformer(nn.Module):
             raise ValueError(f"memory must have shape (B, S, d_model={self.config.d_model}), got {tuple(getattr(memory, 'shape', ()))}")
         if memory.shape[0] != tgt.shape[0]:
             raise ValueError(f"tgt and memory must have the same batch size: tgt has {tgt.shape[0]}, memory has {memory.shape[0]}")
+        _check_src_mask(src_mask, memory.shape[0], memory.shape[1])
         T = tgt.shape[1]
         x = self.dropout(self.tgt_embed(tgt) + self.tgt_pos(T, offset=start))  # (B, T, C)
         for i, layer in enumerate(self.decoder_layers):
@@ -175,6 +191,7 @@ class Transformer(nn.Module):
         _check_ids("tgt", tgt, self.config.max_len)
         if src.shape[0] != tgt.shape[0]:
             raise ValueError(f"src and tgt must have the same batch size: src has {src.shape[0]}, tgt has {tgt.shape[0]}")
+        _check_src_mask(src_mask, src.shape[0], src.shape[1])
         if src_mask is None:
             src_mask = self.source_mask(src)
         memory = self.encode(src, src_mask)
