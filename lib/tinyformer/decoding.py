@@ -53,15 +53,26 @@ def _eval_mode(model: nn.Module) -> Iterator[None]:
         model.train(was_training)
 
 
-def _check_common(src: torch.Tensor, max_len: int, sos_id: int, eos_id: int) -> None:
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_common(model: nn.Module, src: torch.Tensor, max_len: int, sos_id: int, eos_id: int) -> None:
+    """Arguments shared by greedy_decode and beam_search, checked before any work."""
     if not isinstance(src, torch.Tensor) or src.dtype != torch.long or src.dim() != 2:
         raise ValueError(f"src must be a (B, S) long tensor of token ids, got "
                          f"{getattr(src, 'dtype', type(src).__name__)} {tuple(getattr(src, 'shape', ()))}")
-    if not isinstance(max_len, int) or max_len < 1:
+    if src.numel() == 0:
+        raise ValueError(f"src must hold at least one sentence of at least one token, got shape {tuple(src.shape)}")
+    if not _is_int(max_len) or max_len < 1:
         raise ValueError(f"max_len={max_len!r} must be a positive int (the most tokens to generate)")
     for name, value in (("sos_id", sos_id), ("eos_id", eos_id)):
-        if not isinstance(value, int):
+        if not _is_int(value):
             raise TypeError(f"{name} must be an int token id, got {type(value).__name__}")
+    table = getattr(getattr(model, "config", None), "max_len", None)  # the decoder's positional table
+    if isinstance(table, int) and max_len > table:  # fed: the start token, then all but the last new token
+        raise ValueError(f"max_len={max_len} needs target positions 0..{max_len - 1}, but the model's positional "
+                         f"table holds config.max_len={table} positions; use max_len <= {table}")
 
 
 def _pad_id(model: nn.Module, pad_id: int | None) -> int:
@@ -76,9 +87,10 @@ def greedy_decode(model: nn.Module, src: torch.Tensor, max_len: int, sos_id: int
     """Greedy decoding of a batch. Returns (B, 1 + L) ids: SOS, the tokens, EOS, then `pad_id`.
 
     L <= max_len; a row that never produced EOS is cut at max_len. `src_mask` defaults to the
-    padding mask of `src` (pad id from `model.config.pad_id`).
+    padding mask of `src` (pad id from `model.config.pad_id`). Raises ValueError before any work
+    when max_len exceeds the model's positional table (`config.max_len`), and for bad arguments.
     """
-    _check_common(src, max_len, sos_id, eos_id)
+    _check_common(model, src, max_len, sos_id, eos_id)
     pad = _pad_id(model, pad_id)
     if src_mask is None:
         src_mask = padding_mask(src, pad)                              # (B, 1, 1, S)
@@ -178,11 +190,11 @@ def beam_search(model: nn.Module, src: torch.Tensor, beam_size: int, max_len: in
     (B,) score log p / lp(L) of each returned sentence. With the model's KV cache (if it has one
     with `reorder`), each step feeds only the new tokens and the cache follows the surviving beams.
     """
-    _check_common(src, max_len, sos_id, eos_id)
-    if not isinstance(beam_size, int) or beam_size < 1:
+    _check_common(model, src, max_len, sos_id, eos_id)
+    if not _is_int(beam_size) or beam_size < 1:
         raise ValueError(f"beam_size={beam_size!r} must be a positive int")
-    if length_penalty < 0:
-        raise ValueError(f"length_penalty={length_penalty} must be >= 0")
+    if isinstance(length_penalty, bool) or not isinstance(length_penalty, (int, float)) or not length_penalty >= 0:
+        raise ValueError(f"length_penalty={length_penalty!r} must be a number >= 0 (GNMT's alpha)")
     pad = _pad_id(model, pad_id)
     if src_mask is None:
         src_mask = padding_mask(src, pad)                              # (B, 1, 1, S)
