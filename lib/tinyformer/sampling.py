@@ -18,16 +18,18 @@ S source time, V vocab.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from contextlib import contextmanager
+from typing import Callable, Iterator, Sequence
 
 import torch
 
+from tinyformer.attention import KVCache
 from tinyformer.masks import padding_mask
 
 __all__ = ["apply_temperature", "top_k_filter", "top_p_filter", "next_token_probs", "generate", "context_size"]
 
 NEG_INF = float("-inf")
-SINGLE_THREAD_MAX_TOKENS = 8  # cached steps feeding at most this many tokens (B x 1) run on one thread
+SINGLE_THREAD_MAX_TOKENS = 8  # cached generation of at most this many rows runs on one thread
 
 
 # ---------------------------------------------------------------- argument checks
@@ -189,6 +191,84 @@ def _pick(logits: torch.Tensor, temperature: float, top_k, top_p, generator) -> 
     return torch.multinomial(probs, num_samples=1, generator=generator)
 
 
+def _check_generate_args(max_new_tokens, temperature, top_k, top_p, seed, stop_token) -> None:
+    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 0:
+        raise ValueError(f"max_new_tokens={max_new_tokens!r} is invalid; use an int >= 0")
+    _check_temperature(temperature)
+    _check_top_k(top_k)
+    _check_top_p(top_p)
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
+    if stop_token is not None and (isinstance(stop_token, bool) or not isinstance(stop_token, int)):
+        raise TypeError(f"stop_token must be an int token id or None, got {type(stop_token).__name__}")
+
+
+def _check_model_and_src(model: torch.nn.Module, src, B: int) -> bool:
+    """Whether `model` is an encoder-decoder, after checking that `src` comes exactly when it needs one."""
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a GPT or a Transformer, got {type(model).__name__}")
+    context_size(model)  # TypeError for a model without a context size
+    is_seq2seq = hasattr(model, "encode") and hasattr(model, "decode")
+    if is_seq2seq and src is None:
+        raise ValueError("a Transformer needs the source: pass src=(B, S) token ids of the sentence(s) to translate")
+    if not is_seq2seq and src is not None:
+        raise ValueError(f"src is only for encoder-decoder models; {type(model).__name__} is decoder-only")
+    if is_seq2seq and (not isinstance(src, torch.Tensor) or src.dim() != 2 or src.size(0) != B):
+        raise ValueError(f"src must have shape (B={B}, S), got {tuple(getattr(src, 'shape', ())) or type(src).__name__}")
+    return is_seq2seq
+
+
+def _decoder_fn(model: torch.nn.Module, src, src_mask) -> Callable[[torch.Tensor, KVCache | None], torch.Tensor]:
+    """`logits(tokens (B, t), cache) -> (B, V)`, the next token's logits; a Transformer encodes `src` once here."""
+    if src is None:
+        return lambda tokens, cache: model(tokens, cache=cache)[:, -1]
+    if src_mask is None:
+        src_mask = padding_mask(src, model.config.pad_id)  # (B, 1, 1, S) True = real token
+    memory = model.encode(src, src_mask)  # (B, S, C), computed once
+    return lambda tokens, cache: model.decode(tokens, memory, src_mask=src_mask, cache=cache)[:, -1]
+
+
+def _decode_loop(model, logits_fn, out: torch.Tensor, T0: int, use_cache: bool, pick, stop_token) -> int:
+    """Fill out[:, T0:] one token per step; return the length reached (less when every row stopped).
+
+    With the cache, each step feeds only the tokens the cache has not seen (one per row after the
+    prompt). Once the text outgrows the context `limit`, the window slides: positions are absolute,
+    so the cache is rebuilt from the last `limit` tokens, exactly what the uncached path reads.
+    """
+    B, limit = out.shape[0], context_size(model)
+    cache, fed = None, 0  # fed: how many tokens of `out` the cache has seen
+    done = torch.zeros(B, 1, dtype=torch.bool, device=out.device)
+    for length in range(T0, out.shape[1]):
+        window = max(0, length - limit)  # the first token the model may see
+        if not use_cache:
+            fed = window  # re-read the whole window
+        elif cache is None or window > 0:  # the first step, or the window slid: a fresh cache
+            cache, fed = model.new_cache(B, max_len=limit), window
+        logits = logits_fn(out[:, fed:length], cache)  # (B, V): only what the cache has not seen
+        fed = length
+        nxt = pick(logits)  # (B, 1)
+        if stop_token is not None:
+            nxt = nxt.masked_fill(done, stop_token)
+            done |= nxt == stop_token
+        out[:, length : length + 1] = nxt
+        if stop_token is not None and bool(done.all()):
+            return length + 1
+    return out.shape[1]
+
+
+@contextmanager
+def _num_threads(n: int) -> Iterator[None]:
+    """Run the body on n torch threads, then restore the caller's count (set once per call, not per step)."""
+    before = torch.get_num_threads()
+    if n != before:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
+
+
 @torch.inference_mode()
 def generate(
     model: torch.nn.Module,
@@ -219,84 +299,30 @@ def generate(
     - `stop_token`: a row that produces it stops; it is kept in the output, and finished rows are
       padded with it until every row has stopped (then generation ends early).
     - `use_cache`: reuse the keys and values of earlier tokens (KV cache); the tokens are the same.
+      Cached steps of at most SINGLE_THREAD_MAX_TOKENS rows run on one torch thread (set once for
+      the call, restored after): one token per row is too little work to share between threads.
+
+    Raises TypeError/ValueError naming the argument (prompt_ids, max_new_tokens, temperature,
+    top_k, top_p, seed, stop_token, model, src) before any work.
     """
-    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 0:
-        raise ValueError(f"max_new_tokens={max_new_tokens!r} is invalid; use an int >= 0")
-    _check_temperature(temperature)
-    _check_top_k(top_k)
-    _check_top_p(top_p)
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
-    if stop_token is not None and (isinstance(stop_token, bool) or not isinstance(stop_token, int)):
-        raise TypeError(f"stop_token must be an int token id or None, got {type(stop_token).__name__}")
+    _check_generate_args(max_new_tokens, temperature, top_k, top_p, seed, stop_token)
     ids, kind = _as_batch(prompt_ids)
-    limit = context_size(model)
-    is_seq2seq = hasattr(model, "encode") and hasattr(model, "decode")
-    if is_seq2seq and src is None:
-        raise ValueError("a Transformer needs the source: pass src=(B, S) token ids of the sentence(s) to translate")
-    if not is_seq2seq and src is not None:
-        raise ValueError(f"src is only for encoder-decoder models; {type(model).__name__} is decoder-only")
-
-    device = next(model.parameters()).device
-    ids = ids.to(device)
     B, T0 = ids.shape
-    memory = None
-    if is_seq2seq:
-        src = src.to(device)
-        if src.dim() != 2 or src.size(0) != B:
-            raise ValueError(f"src must have shape (B={B}, S), got {tuple(src.shape)}")
-        if src_mask is None:
-            src_mask = padding_mask(src, model.config.pad_id)  # (B, 1, 1, S) True = real token
-
-    threads = torch.get_num_threads()
-
-    def step(tokens: torch.Tensor, cache) -> torch.Tensor:
-        """Logits of the next token after `tokens` (B, t) -> (B, V)."""
-        # One new token per row is far too little work to split across threads: the threads would
-        # spend longer waiting for each other after every small op than computing. So single-token
-        # cached steps run on one thread; longer inputs (prompt, no cache) use all of them.
-        want = 1 if cache is not None and tokens.numel() <= SINGLE_THREAD_MAX_TOKENS else threads
-        if torch.get_num_threads() != want:
-            torch.set_num_threads(want)
-        if is_seq2seq:
-            return model.decode(tokens, memory, src_mask=src_mask, cache=cache)[:, -1, :]
-        return model(tokens, cache=cache)[:, -1, :]
-
+    is_seq2seq = _check_model_and_src(model, src, B)
+    device = next(model.parameters()).device
+    out = torch.empty(B, T0 + max_new_tokens, dtype=torch.long, device=device)  # prompt, then the new tokens
+    out[:, :T0] = ids
+    generator = None if seed is None else torch.Generator(device=device).manual_seed(seed)
+    pick = lambda logits: _pick(logits, temperature, top_k, top_p, generator)  # noqa: E731
+    threads = 1 if use_cache and B <= SINGLE_THREAD_MAX_TOKENS else torch.get_num_threads()
     was_training = model.training
     model.eval()
     try:
-        if is_seq2seq:
-            memory = model.encode(src, src_mask)  # (B, S, C), computed once
-        generator = None if seed is None else torch.Generator(device=device).manual_seed(seed)
-        out = torch.empty(B, T0 + max_new_tokens, dtype=torch.long, device=device)
-        out[:, :T0] = ids
-        length = T0
-        done = torch.zeros(B, 1, dtype=torch.bool, device=device)
-        cache = model.new_cache(B, max_len=limit) if use_cache else None
-        fed = 0  # how many of the tokens in `out` the cache holds; the cache covers out[:, fed - cache.length:fed]
-        for _ in range(max_new_tokens):
-            if not use_cache:
-                logits = step(out[:, max(0, length - limit):length], None)
-            elif length - fed + cache.length <= limit:
-                logits = step(out[:, fed:length], cache)  # only the tokens the cache has not seen
-                fed = length
-            else:  # the window slides past the context: rebuild the cache from the last `limit` tokens
-                cache = model.new_cache(B, max_len=limit)
-                logits = step(out[:, length - limit:length], cache)
-                fed = length
-            nxt = _pick(logits, temperature, top_k, top_p, generator)  # (B, 1)
-            if stop_token is not None:
-                nxt = nxt.masked_fill(done, stop_token)
-                done = done | (nxt == stop_token)
-            out[:, length : length + 1] = nxt
-            length += 1
-            if stop_token is not None and bool(done.all()):
-                break
+        logits_fn = _decoder_fn(model, src.to(device) if is_seq2seq else None, src_mask)
+        with _num_threads(threads):
+            length = _decode_loop(model, logits_fn, out, T0, use_cache, pick, stop_token)
     finally:
         model.train(was_training)
-        if torch.get_num_threads() != threads:
-            torch.set_num_threads(threads)
-
     out = out[:, :length]
     if kind == "list":
         return out[0].tolist()
