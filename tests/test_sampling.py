@@ -6,6 +6,7 @@ Cache-versus-no-cache agreement on real models lives in test_kv_cache_generate.p
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import pytest
 import torch
@@ -151,6 +152,45 @@ def test_top_p_matches_reference_loop(probs, p):
         return
     kept = {i for i, keep in enumerate((top_p_filter(z, p) > -INF).tolist()) if keep}
     assert kept == top_p_by_hand(p_exact, p)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_top_p_boundary_does_not_keep_an_extra_token(dtype):
+    """[0.3, 0.1, 0.1, 0.5], p = 0.8: 0.5 + 0.3 reaches 0.8 exactly, so keep two: [0.3/0.8, 0, 0, 0.5/0.8].
+
+    In float32 the rounded sum is 0.79999995; without a tolerance the first 0.1 was kept as well.
+    """
+    z = logits_of([0.3, 0.1, 0.1, 0.5]).to(dtype)
+    assert (top_p_filter(z, 0.8) > -INF).tolist() == [True, False, False, True]
+    torch.testing.assert_close(next_token_probs(z, top_p=0.8), torch.tensor([0.375, 0.0, 0.0, 0.625], dtype=dtype))
+
+
+def top_p_exact(weights: list[int], p: Fraction) -> set[int]:
+    """The reference in exact arithmetic: probabilities w / sum(w) as fractions, walked from the most likely."""
+    total = sum(weights)
+    order = sorted(range(len(weights)), key=lambda i: -weights[i])  # stable: ties in index order
+    kept, mass = set(), Fraction(0)
+    for i in order:
+        kept.add(i)
+        mass += Fraction(weights[i], total)
+        if mass >= p:
+            break
+    return kept
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    weights=st.lists(st.integers(1, 50), min_size=1, max_size=10),
+    percent=st.integers(1, 99),
+    dtype=st.sampled_from([torch.float32, torch.float64]),
+)
+def test_top_p_matches_exact_arithmetic(weights, percent, dtype):
+    """Integer weights and p = k/100 hit the boundary often (total mass exactly p), and every other
+    cumulative sum is at least 1/(500 * 100) away from p: far beyond rounding, so the sets must agree."""
+    total = sum(weights)
+    z = torch.tensor([w / total for w in weights], dtype=torch.float64).log().to(dtype)
+    kept = {i for i, keep in enumerate((top_p_filter(z, percent / 100) > -INF).tolist()) if keep}
+    assert kept == top_p_exact(weights, Fraction(percent, 100))
 
 
 @settings(max_examples=40, deadline=None)

@@ -107,20 +107,37 @@ def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
     return _top_k(logits, k)
 
 
+def _top_p_tolerance(dtype: torch.dtype) -> float:
+    """How close to p a cumulative mass must come to count as reaching it: 8 roundings of the logits' dtype.
+
+    Logits are rounded (log 0.3 is not a float), so a set whose true mass is exactly p sums to p
+    give or take a few units of rounding; without the slack, that rounding decides whether one
+    more token is kept. bfloat16 gets float16's unit (its own, 2^-7, would blur p by 6%).
+    """
+    eps = min(torch.finfo(dtype).eps, torch.finfo(torch.float16).eps)
+    return 8 * eps
+
+
 def _top_p(logits: torch.Tensor, p: float) -> torch.Tensor:
     if p >= 1:
         return logits.clone()
-    probs = torch.softmax(logits, dim=-1)
+    probs = torch.softmax(logits.double(), dim=-1)  # float64: the running sums add no rounding of their own
     sorted_probs, order = probs.sort(dim=-1, descending=True, stable=True)  # (..., V)
     mass_before = sorted_probs.cumsum(dim=-1) - sorted_probs  # probability of the tokens ranked above
-    drop_sorted = mass_before >= p  # the set is already complete without this token
+    drop_sorted = mass_before >= p - _top_p_tolerance(logits.dtype)  # the set is already complete without this token
     drop_sorted[..., 0] = False  # always keep the most likely token
     drop = torch.zeros_like(drop_sorted).scatter_(-1, order, drop_sorted)  # back to vocabulary order
     return logits.masked_fill(drop, NEG_INF)
 
 
 def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
-    """Nucleus filter: keep the smallest set of most likely tokens with total probability >= p."""
+    """Nucleus filter: keep the smallest set of most likely tokens with total probability >= p.
+
+    logits (..., V) -> logits (..., V), the dropped ones -inf (Holtzman et al. 2019). A set whose
+    mass equals p up to the rounding of the logits (`_top_p_tolerance`) is complete: probabilities
+    [0.3, 0.1, 0.1, 0.5] with p = 0.8 keep 0.5 and 0.3, in float32 and float64 alike.
+    Raises TypeError/ValueError for non-float logits, NaN/+inf, and p outside (0, 1].
+    """
     _check_logits(logits)
     _check_top_p(p)
     return _top_p(logits, p)
