@@ -6,6 +6,9 @@ about 466 KB, ~103k pre-split chunks of which ~6k are distinct. Vocab sizes 512 
     python benchmarks/bpe.py            # a few minutes: the naive trainer at 2048 is the slow part
     python benchmarks/bpe.py --quick    # skips the naive trainer at 2048 (no final speedup line)
 
+It also encodes one 100,000-character run of '=' (a single pre-split chunk), ours against tiktoken:
+before issue 18 our chunk merge rescanned every pair after every merge, quadratic in the run.
+
 The naive trainer is the textbook loop: keep every chunk of the corpus as a list of ids and, after
 every merge, recount every pair of every chunk. Ours counts each distinct chunk once (weighted),
 updates pair counts incrementally, visits only the chunks that contain the merged pair, and picks
@@ -17,11 +20,15 @@ runs once (minutes). Every number comes from this one process.
 from __future__ import annotations
 
 import argparse
+import base64
 import statistics
+import tempfile
 import time
 from collections import Counter
+from pathlib import Path
 
 import regex
+import tiktoken
 from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
 from tinyformer.corpus import python_docs_text
@@ -94,6 +101,25 @@ def interleaved_medians(fns: dict, repeats: int) -> dict[str, float]:
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
+def long_run_line(ours: BPETokenizer, repeats: int, n: int = 100_000) -> str:
+    """Encode one chunk of `n` '=' (issue 18: quadratic before the heap merge), ours (cold cache) vs tiktoken."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "ours.tiktoken"
+        ours.save_tiktoken(path)
+        ranks = {base64.b64decode(t): int(r) for t, r in (line.split() for line in path.read_text().splitlines())}
+    ref = tiktoken.Encoding(name="docs", pat_str=GPT2_PATTERN, mergeable_ranks=ranks, special_tokens={})
+    text = "=" * n
+    assert ours.encode(text) == ref.encode(text) and len(ours.token_bytes(max(ours.encode(text)))) > 1
+
+    def cold():
+        ours.clear_cache()
+        ours.encode(text)
+
+    med = interleaved_medians({"ours": cold, "tiktoken": lambda: ref.encode(text)}, repeats)
+    return (f"encode '=' * {n:,} (one chunk), median of {repeats}: ours {med['ours'] * 1e3:.1f} ms | "
+            f"tiktoken {med['tiktoken'] * 1e3:.1f} ms ({med['ours'] / med['tiktoken']:.1f}x tiktoken's time)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="skip the naive trainer at vocab 2048")
@@ -143,6 +169,8 @@ def main() -> None:
     print(f"  ours, warm chunk cache        {n_bytes / med['warm'] / 1e6:6.2f} MB/s")
     print(f"  HF tokenizers, one string     {n_bytes / med['hf'] / 1e6:6.2f} MB/s")
     print(f"  HF tokenizers, batch of lines {n_bytes / med['hf_batch'] / 1e6:6.2f} MB/s (parallel)")
+
+    print(long_run_line(ours, args.repeats))
 
     ours_s, hf_s, naive_s = results[2048]
     print(f"bpe_train_speed_vs_hf_tokenizers: {hf_s / ours_s:.2f}")
