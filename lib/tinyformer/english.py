@@ -13,8 +13,18 @@ IRREGULAR_PLURAL = {"child": "children", "man": "men", "woman": "women", "mouse"
 _CONSONANT_Y = re.compile(r"[^aeiou]y$")
 
 
+def _word(value: str, name: str) -> str:
+    """A non-empty lower-case English word or phrase; TypeError/ValueError naming `name` otherwise."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, got {type(value).__name__}")
+    if not value.strip():
+        raise ValueError(f"{name}={value!r} must be a non-empty English word")
+    return value
+
+
 def third_person(base: str) -> str:
     """He/she/it form: eat→eats, go→goes, wash→washes, study→studies, play→plays."""
+    base = _word(base, "base")
     if _CONSONANT_Y.search(base):
         return base[:-1] + "ies"
     if base.endswith(("s", "sh", "ch", "x", "z", "o")):
@@ -24,6 +34,7 @@ def third_person(base: str) -> str:
 
 def past_tense(base: str) -> str:
     """Simple past: irregulars from a table, else like→liked, cry→cried, stop→stopped, walk→walked."""
+    base = _word(base, "base")
     if base in IRREGULAR_PAST:
         return IRREGULAR_PAST[base]
     if base.endswith("e"):
@@ -37,6 +48,7 @@ def past_tense(base: str) -> str:
 
 def pluralize(noun: str) -> str:
     """cat→cats, fox→foxes, baby→babies, monkey→monkeys, child→children."""
+    noun = _word(noun, "noun")
     if noun in IRREGULAR_PLURAL:
         return IRREGULAR_PLURAL[noun]
     if _CONSONANT_Y.search(noun):
@@ -48,4 +60,5 @@ def pluralize(noun: str) -> str:
 
 def with_article(phrase: str) -> str:
     """a/an by the first sound's letter: an apple, a big apple, an egg."""
+    phrase = _word(phrase, "phrase")
     return ("an " if phrase[0] in "aeiou" else "a ") + phrase

@@ -343,7 +343,12 @@ def _check_spec(spec: ClauseSpec) -> Predicate:
 
 
 def render(spec: ClauseSpec) -> tuple[str, str]:
-    """(Korean, English) for one clause: verb last in Korean, after the subject in English."""
+    """(Korean, English) for one clause: verb last in Korean, after the subject in English.
+
+    Raises TypeError if `spec` is not a ClauseSpec, ValueError naming a field that does not fit.
+    """
+    if not isinstance(spec, ClauseSpec) or not isinstance(spec.subject, NounPhrase):
+        raise TypeError(f"spec must be a ClauseSpec with a NounPhrase subject, got {spec!r:.80}")
     pred = _check_spec(spec)
     subj = _korean_np(spec.subject)
     kind = "topic" if spec.topic else "subject"

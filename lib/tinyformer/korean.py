@@ -4,9 +4,12 @@ A precomposed syllable is U+AC00 + (lead x 21 + vowel) x 28 + tail: `split_sylla
 `join_syllable` convert; a tail (batchim, final consonant) decides the particle (책은 / 고양이는)
 and the future form (먹을 / 갈). Verb forms are built by rule from the stem with 아/어 vowel
 harmony and contraction (가요, 봐요, 마셔요, 커요, 해요); irregular stems store theirs in ko_en.
+Words may come decomposed (NFD, one jamo per code point): they are composed (NFC) first.
 """
 
 from __future__ import annotations
+
+import unicodedata
 
 __all__ = ["split_syllable", "join_syllable", "has_batchim", "with_particle", "conjugate", "modifier_form"]
 
@@ -36,11 +39,19 @@ def _set_tail(syllable: str, tail: int) -> str:
     return join_syllable(lead, vowel, tail)
 
 
+def _hangul(word: str, name: str = "word") -> str:
+    """`word` in NFC, checked to end in a Hangul syllable; TypeError/ValueError naming `name` otherwise."""
+    if not isinstance(word, str):
+        raise TypeError(f"{name} must be a str, got {type(word).__name__}")
+    word = unicodedata.normalize("NFC", word)
+    if not word or not HANGUL_FIRST <= ord(word[-1]) <= HANGUL_LAST:
+        raise ValueError(f"{name}={word!r} must be a non-empty Korean word ending in a Hangul syllable")
+    return word
+
+
 def has_batchim(word: str) -> bool:
     """True if the last syllable ends in a consonant: (code - 0xAC00) % 28 != 0."""
-    if not isinstance(word, str) or not word:
-        raise ValueError(f"word={word!r} must be a non-empty Korean string")
-    return split_syllable(word[-1])[2] != 0
+    return split_syllable(_hangul(word)[-1])[2] != 0
 
 
 PARTICLES = {"topic": ("은", "는"), "subject": ("이", "가"), "object": ("을", "를"), "and": ("과", "와")}
@@ -50,6 +61,7 @@ def with_particle(word: str, kind: str) -> str:
     """Attach a particle: 책은 / 고양이는, 학생이 / 개가, 물을 / 사과를, 책과 / 사과와."""
     if kind not in PARTICLES:
         raise ValueError(f"kind={kind!r} must be one of {sorted(PARTICLES)}")
+    word = _hangul(word)
     after_consonant, after_vowel = PARTICLES[kind]
     return word + (after_consonant if has_batchim(word) else after_vowel)
 
@@ -83,6 +95,7 @@ def _future(stem: str) -> str:
 
 def conjugate(stem: str) -> dict[str, str]:
     """Polite present, past and future of a regular stem: 먹 → 먹어요, 먹었어요, 먹을 거예요."""
+    stem = _hangul(stem, "stem")
     inf = _infinitive(stem)
     past = inf[:-1] + _set_tail(inf[-1], TAIL_SS) + "어요"
     return {"present": inf + "요", "past": past, "future": _future(stem)}
@@ -90,6 +103,7 @@ def conjugate(stem: str) -> dict[str, str]:
 
 def modifier_form(stem: str) -> str:
     """Adjective before a noun: 크→큰, 작→작은, 길→긴 (ㄹ drops), 행복하→행복한."""
+    stem = _hangul(stem, "stem")
     tail = split_syllable(stem[-1])[2]
     if tail == 0 or tail == TAIL_L:
         return stem[:-1] + _set_tail(stem[-1], TAIL_N)

@@ -145,8 +145,13 @@ def label_smoothed_cross_entropy(logits: torch.Tensor, target: torch.Tensor, smo
     """Mean cross-entropy against (1 - smoothing) * one_hot + smoothing / V, skipping `ignore_index`.
 
     Same definition as `F.cross_entropy(..., label_smoothing=smoothing, ignore_index=...)`.
-    `logits` (..., V), `target` (...) long.
+    `logits` (..., V), `target` (...) long. Raises TypeError for other dtypes, ValueError for
+    disagreeing shapes or smoothing outside [0, 1).
     """
+    if not isinstance(logits, torch.Tensor) or not logits.is_floating_point():
+        raise TypeError(f"logits must be a float tensor (..., V), got {_describe(logits)}")
+    if not isinstance(target, torch.Tensor) or target.is_floating_point() or target.dtype == torch.bool:
+        raise TypeError(f"target must be an integer tensor of class ids, got {_describe(target)}")
     if logits.shape[:-1] != target.shape:
         raise ValueError(f"logits {tuple(logits.shape)} and target {tuple(target.shape)} disagree; "
                          "expected logits (..., V) and target (...)")
@@ -172,6 +177,9 @@ def label_smoothed_cross_entropy(logits: torch.Tensor, target: torch.Tensor, smo
 
 def lr_lambda(step: int, config: TrainConfig) -> float:
     """Multiplier of `config.lr` at `step`: linear warmup, then the chosen decay."""
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+    step = _int("step", step)
     w = config.warmup_steps
     if w > 0 and step < w:
         return (step + 1) / w
@@ -187,6 +195,8 @@ def lr_lambda(step: int, config: TrainConfig) -> float:
 
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.AdamW:
     """AdamW with weight decay on matrices only (biases, norms and 1-d parameters are not decayed)."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
     groups = [{"params": decay, "weight_decay": config.weight_decay},
@@ -345,5 +355,5 @@ def train(model: nn.Module, get_batch: Callable[[int], Any], loss_fn: Callable[[
 
 def _describe(value: Any) -> str:
     if isinstance(value, torch.Tensor):
-        return f"a tensor of shape {tuple(value.shape)}"
+        return f"a tensor of shape {tuple(value.shape)} and dtype {value.dtype}"
     return f"a {type(value).__name__}"

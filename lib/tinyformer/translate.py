@@ -21,6 +21,7 @@ Left out: subword regularisation, back-translation, checkpoint averaging.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import warnings
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -79,6 +80,22 @@ class Recipe:
     threads: int = 1                # torch threads while training: 1 gives the same model on any machine
     grammar_version: int = GRAMMAR_VERSION  # a changed grammar makes saved translators stale
 
+    def __post_init__(self) -> None:
+        for name in ("n_pairs", "n_test", "data_seed", "vocab_size", "d_model", "n_heads", "n_layers", "d_ff",
+                     "batch_size", "steps", "warmup_steps", "seed", "threads", "grammar_version"):
+            value = getattr(self, name)
+            minimum = 0 if name in ("n_test", "data_seed", "steps", "warmup_steps", "seed") else 1
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise ValueError(f"{name}={value!r} must be an int >= {minimum}")
+        for name in ("dropout", "label_smoothing"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+                raise ValueError(f"{name}={value!r} must be a number in [0, 1)")
+        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not 0 < self.lr < math.inf:
+            raise ValueError(f"lr={self.lr!r} must be a number > 0")
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model={self.d_model} is not divisible by n_heads={self.n_heads}")
+
     def model_config(self, src_vocab: int, tgt_vocab: int, pad_id: int) -> TransformerConfig:
         return TransformerConfig(src_vocab_size=src_vocab, tgt_vocab_size=tgt_vocab, d_model=self.d_model,
                                  n_heads=self.n_heads, n_encoder_layers=self.n_layers, n_decoder_layers=self.n_layers,
@@ -101,6 +118,10 @@ def build_tokenizers(pairs: Sequence[tuple[str, str]], vocab_size: int, joint: b
     Joint: Korean and English share no characters, so the merges split between them by frequency,
     and both sides get the same special ids for free.
     """
+    _check_pairs(pairs, "pairs")
+    if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < 256 + len(SPECIALS):
+        raise ValueError(f"vocab_size={vocab_size!r} must be an int >= {256 + len(SPECIALS)} (256 bytes + specials)")
+    pairs = [(as_text(ko, "pairs"), as_text(en, "pairs")) for ko, en in pairs]
     src_text = "\n".join(ko for ko, _ in pairs)
     tgt_text = "\n".join(en for _, en in pairs)
     if joint:
@@ -109,6 +130,17 @@ def build_tokenizers(pairs: Sequence[tuple[str, str]], vocab_size: int, joint: b
     src_tok = BPETokenizer.train(src_text, vocab_size, special_tokens=SPECIALS, progress=False)
     tgt_tok = BPETokenizer.train(tgt_text, vocab_size, special_tokens=SPECIALS, progress=False)
     return src_tok, tgt_tok
+
+
+def _check_pairs(pairs: Any, name: str) -> None:
+    """`pairs` must be a non-empty list of (str, str); TypeError/ValueError naming the first bad one."""
+    if isinstance(pairs, (str, bytes)) or not isinstance(pairs, Sequence):
+        raise TypeError(f"{name} must be a list of (korean, english) pairs, got {type(pairs).__name__}")
+    if not pairs:
+        raise ValueError(f"{name} is empty; need at least one (korean, english) pair")
+    for i, pair in enumerate(pairs):
+        if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and all(isinstance(t, str) for t in pair)):
+            raise TypeError(f"{name}[{i}] must be a (korean, english) pair of str, got {pair!r:.60}")
 
 
 def encode_pairs(pairs: Sequence[tuple[str, str]], src_tok: BPETokenizer, tgt_tok: BPETokenizer) -> list[tuple[list[int], list[int]]]:
@@ -132,6 +164,10 @@ def make_get_batch(examples: Sequence[tuple[list[int], list[int]]], batch_size: 
 
     The batch depends only on the step, so a resumed run sees exactly the data it would have seen.
     """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size={batch_size!r} must be an int >= 1")
+    if isinstance(examples, (str, bytes)) or not isinstance(examples, Sequence):
+        raise TypeError(f"examples must be a list of (src_ids, tgt_ids) pairs, got {type(examples).__name__}")
     if len(examples) < batch_size:
         raise ValueError(f"batch_size={batch_size} is larger than the {len(examples)} examples")
     epochs: dict[int, list[Batch]] = {}
@@ -287,9 +323,7 @@ class Translator:
 
     def evaluate(self, pairs: Sequence[tuple[str, str]], beam_size: int = 1) -> dict[str, float]:
         """BLEU, chrF and exact match of the translations of `pairs` against their references."""
-        if isinstance(pairs, str) or not isinstance(pairs, Sequence) or not all(
-                isinstance(p, (tuple, list)) and len(p) == 2 for p in pairs):
-            raise TypeError("pairs must be a list of (korean, english) pairs")
+        _check_pairs(pairs, "pairs")
         hyps = self.translate([ko for ko, _ in pairs], beam_size=beam_size)
         return translation_metrics(hyps, [en for _, en in pairs])
 
@@ -372,6 +406,10 @@ def train_translator(recipe: Recipe = Recipe(), *, eval_pairs: Sequence[tuple[st
     """
     if not isinstance(recipe, Recipe):
         raise TypeError(f"recipe must be a Recipe, got {type(recipe).__name__}")
+    if train_pairs is not None:
+        _check_pairs(train_pairs, "train_pairs")
+    if eval_pairs:
+        _check_pairs(eval_pairs, "eval_pairs")
     tcfg = recipe.train_config(eval_every=eval_every, progress=progress, max_seconds=max_seconds,
                                checkpoint_path=str(checkpoint_path) if checkpoint_path else None,
                                checkpoint_every=checkpoint_every)
