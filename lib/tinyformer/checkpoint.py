@@ -28,7 +28,8 @@ import torch
 import torch.nn as nn
 
 __all__ = ["FORMAT", "ConfigMismatchError", "get_rng_state", "set_rng_state", "config_diff", "check_config",
-           "plain_data", "plain_metrics", "config_dict", "save_checkpoint", "read_checkpoint", "restore_checkpoint", "load_checkpoint"]
+           "plain_data", "plain_metrics", "config_dict", "save_checkpoint", "read_checkpoint", "restore_checkpoint",
+           "load_checkpoint"]
 
 FORMAT = "tinyformer-checkpoint"   # written into every checkpoint (older ones are recognised by their keys)
 _KEYS = ("model", "step", "rng")   # keys every checkpoint has, also those written before FORMAT existed

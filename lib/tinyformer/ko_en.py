@@ -377,7 +377,7 @@ PUNCTUATION = ",.?!"
 
 
 def sentence_words(text: str) -> list[str]:
-    """The words of a sentence, split on whitespace, with , . ? ! stripped: '고양이는 커요?' -> ['고양이는', '커요']."""
+    """The words of a sentence: split on whitespace, , . ? ! stripped. '고양이는 커요?' -> ['고양이는', '커요']."""
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, got {type(text).__name__}")
     return [w for w in (w.strip(PUNCTUATION) for w in text.split()) if w]
@@ -392,7 +392,7 @@ def _noun_forms() -> set[str]:
 
 
 def _predicate_forms() -> set[str]:
-    """Every tense of every verb and adjective, negated or not (공부 안 해요 gives 공부, 안, 해요), and modifiers."""
+    """Every tense of every predicate, negated or not (공부 안 해요: 공부, 안, 해요), and adjective modifiers."""
     words = {a.korean("modifier") for a in ADJECTIVES}
     for pred in PREDICATE.values():
         for tense in TENSES:

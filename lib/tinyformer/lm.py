@@ -229,7 +229,8 @@ def load_gpt(path: str | Path = DEFAULT_CHECKPOINT) -> tuple[GPT, BPETokenizer, 
         raise ValueError(f"{path} holds a model config GPTConfig does not take ({e})") from None
     restore_checkpoint(state, model)
     if not _tokenizer_path(path).is_file():
-        raise FileNotFoundError(f"{path} has no tokenizer next to it; expected {_tokenizer_path(path)} (save_gpt writes both)")
+        raise FileNotFoundError(f"{path} has no tokenizer next to it; expected {_tokenizer_path(path)} "
+                                "(save_gpt writes both)")
     tokenizer = BPETokenizer.load(_tokenizer_path(path))
     return model.eval(), tokenizer, state["extra"]
 

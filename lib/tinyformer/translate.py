@@ -43,7 +43,8 @@ from .train import TrainConfig, TrainResult, check_resume, train
 from .utils import seed_everything
 
 __all__ = [
-    "SPECIALS", "GREETING", "Recipe", "Translator", "UnknownWordWarning", "show_token", "translation_metrics", "build_tokenizers",
+    "SPECIALS", "GREETING", "Recipe", "Translator", "UnknownWordWarning", "show_token", "translation_metrics",
+    "build_tokenizers",
     "encode_pairs", "make_get_batch", "translation_loss", "train_translator", "load_translator",
     "load_or_train_translator", "default_checkpoint_path", "main",
 ]
@@ -542,7 +543,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--eval-every", type=int, default=200, help="score the held-out split every N steps (default 200)")
     t.add_argument("--checkpoint", type=Path, default=default_checkpoint_path(), help="where to save (default %(default)s)")
     t.add_argument("--resume", action="store_true",
-                   help="continue an interrupted run from its state (saved every 50 steps next to the checkpoint)")
+                   help="continue an interrupted run from its state (saved every 50 steps next to the checkpoint); "
+                        "--steps may change, any other setting must match the run's")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     s = sub.add_parser("translate", help="translate Korean sentences with a saved checkpoint")
     s.add_argument("sentences", nargs="*", help="Korean sentences (default: read one per line from stdin)")
