@@ -45,3 +45,12 @@ def test_get_device_bad_name_lists_valid_ones():
 def test_get_device_unavailable_preference_is_clear():
     with pytest.raises(ValueError, match="not available"):
         get_device("cuda")
+
+
+def test_generated_dir_defaults_to_data_generated_and_follows_the_environment(monkeypatch, tmp_path, repo_root):
+    from tinyformer.utils import generated_dir
+
+    monkeypatch.delenv("TINYFORMER_GENERATED_DIR", raising=False)
+    assert generated_dir() == repo_root / "data" / "generated"
+    monkeypatch.setenv("TINYFORMER_GENERATED_DIR", str(tmp_path))
+    assert generated_dir() == tmp_path

@@ -1,14 +1,25 @@
-"""Small helpers every notebook uses: reproducible seeds and picking a device."""
+"""Small helpers every notebook uses: reproducible seeds, picking a device, where generated files go."""
 
 from __future__ import annotations
 
 import os
 import random
+from pathlib import Path
 
 import numpy as np
 import torch
 
 DEVICES = ("cuda", "mps", "cpu")
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def generated_dir() -> Path:
+    """Where trained models and downloads are kept: `data/generated/` in the repository (git-ignored).
+
+    The environment variable TINYFORMER_GENERATED_DIR moves it (the test that re-runs the training
+    notebooks with other CPU kernels uses it to train afresh without touching the saved models).
+    """
+    return Path(os.environ.get("TINYFORMER_GENERATED_DIR") or REPO_ROOT / "data" / "generated")
 
 
 def seed_everything(seed: int) -> None:
