@@ -61,8 +61,8 @@ class LayerNorm(nn.Module):
         self.bias = nn.Parameter(torch.zeros(d_model))  # beta
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[-1] != self.d_model:
-            raise ValueError(f"LayerNorm expects the last dim to be d_model={self.d_model}, got shape {tuple(x.shape)}")
+        if not isinstance(x, torch.Tensor) or x.dim() == 0 or x.shape[-1] != self.d_model:
+            raise ValueError(f"LayerNorm expects the last dim to be d_model={self.d_model}, got shape {tuple(getattr(x, 'shape', ())) or type(x).__name__}")
         if self.fast:
             return F.layer_norm(x, (self.d_model,), self.weight, self.bias, self.eps)
         mean = x.mean(dim=-1, keepdim=True)  # (..., 1)
@@ -91,6 +91,9 @@ class FeedForward(nn.Module):
         self.linear2 = nn.Linear(d_ff, d_model, bias=bias)  # W_2: project back
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        d_model = self.linear1.in_features
+        if not isinstance(x, torch.Tensor) or x.dim() == 0 or x.shape[-1] != d_model:
+            raise ValueError(f"FeedForward expects x of shape (..., d_model={d_model}), got {tuple(getattr(x, 'shape', ())) or type(x).__name__}")
         h = self.act(self.linear1(x))  # (B, T, d_ff)
         return self.linear2(self.dropout(h))  # (B, T, C)
 

@@ -85,6 +85,8 @@ def _check_ids(name: str, ids: object, max_len: int, start: int = 0) -> None:
         raise TypeError(f"{name} must be an integer tensor of token ids (B, T), got {getattr(ids, 'dtype', type(ids).__name__)}")
     if ids.dim() != 2:
         raise ValueError(f"{name} must have shape (B, T), got {tuple(ids.shape)}")
+    if ids.numel() == 0:
+        raise ValueError(f"{name} must hold at least one token in at least one row, got shape {tuple(ids.shape)}")
     if start + ids.shape[1] > max_len:
         where = f" after {start} cached positions" if start else ""
         raise ValueError(f"{name} has length {ids.shape[1]}{where}, longer than the positional table "
