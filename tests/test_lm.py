@@ -138,6 +138,31 @@ def test_load_or_train_reuses_a_matching_checkpoint_and_retrains_otherwise(tmp_p
         load_or_train_gpt(path, tiny_recipe(steps=5), progress=False)  # another recipe: must retrain
 
 
+def test_load_or_train_keeps_the_history_and_retrains_when_asked(tmp_path, monkeypatch, data):
+    path = tmp_path / "gpt.pt"
+    _, _, trained = load_or_train_gpt(path, tiny_recipe(), progress=False, data=data)
+    _, _, loaded = load_or_train_gpt(path, tiny_recipe(), progress=False)
+    for extra in (trained, loaded):  # what a notebook plots, whether it trained now or loaded
+        assert extra["result"].step == 4 and len(extra["result"].losses) == 4 and extra["result"].evals
+    assert loaded["result"].losses == trained["result"].losses
+    assert loaded["result"].evals == trained["result"].evals
+    calls = []
+    monkeypatch.setattr(lm, "train_gpt", lambda *a, **k: calls.append(1) or pytest.fail("retrained"))
+    with pytest.raises(pytest.fail.Exception, match="retrained"):
+        load_or_train_gpt(path, tiny_recipe(), progress=False, retrain=True, data=data)
+    with pytest.raises(pytest.fail.Exception, match="retrained"):  # batches drawn differently: stale
+        load_or_train_gpt(path, tiny_recipe(data_version=1), progress=False, data=data)
+    with pytest.raises(TypeError, match="retrain"):
+        load_or_train_gpt(path, tiny_recipe(), progress=False, retrain="yes")
+    assert len(calls) == 2
+
+
+def test_the_default_checkpoint_lives_in_the_generated_dir():
+    from tinyformer.utils import generated_dir
+
+    assert lm.DEFAULT_CHECKPOINT.parent == generated_dir()
+
+
 def test_resume_applies_more_steps_and_refuses_a_changed_recipe(data, tmp_path):
     ckpt = tmp_path / "run.pt"
     _, first = train_gpt(data, tiny_recipe(steps=3), progress=False, checkpoint_path=ckpt)

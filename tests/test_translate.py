@@ -158,6 +158,24 @@ def test_load_or_train_trains_when_missing_or_different(tmp_path):
     assert load_translator(path).recipe.seed == 1 and other.recipe.seed == 1
 
 
+def test_load_or_train_keeps_the_history_and_retrains_when_asked(tmp_path, monkeypatch):
+    import tinyformer.translate as tr
+
+    path = tmp_path / "new.pt"
+    recipe = replace(TINY, steps=3)
+    trained = load_or_train_translator(path, recipe, progress=False, eval_every=1)
+    loaded = load_or_train_translator(path, recipe, progress=False)
+    for t in (trained, loaded):  # what notebook 07 plots, whether it trained now or loaded
+        assert t.history.step == 3 and len(t.history.losses) == 3 and len(t.history.evals) == 3
+    assert loaded.history.losses == trained.history.losses and loaded.history.evals == trained.history.evals
+    monkeypatch.setattr(tr, "train_translator", lambda *a, **k: pytest.fail("retrained"))
+    with pytest.raises(pytest.fail.Exception, match="retrained"):
+        load_or_train_translator(path, recipe, progress=False, retrain=True)
+    with pytest.raises(TypeError, match="retrain"):
+        load_or_train_translator(path, recipe, progress=False, retrain=1)
+    assert tr.default_checkpoint_path().parent == tr.generated_dir()
+
+
 def test_training_is_deterministic():
     a, ra = train_translator(replace(TINY, steps=8), progress=False)
     b, rb = train_translator(replace(TINY, steps=8), progress=False)

@@ -26,6 +26,7 @@ from tinyformer.data import encode_text
 from tinyformer.model import GPT, GPTConfig
 from tinyformer.tokenizer import BPETokenizer
 from tinyformer.train import TrainConfig, TrainResult, check_resume, train
+from tinyformer.utils import generated_dir
 
 __all__ = [
     "LMRecipe",
@@ -41,7 +42,7 @@ __all__ = [
     "DEFAULT_CHECKPOINT",
 ]
 
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "data" / "generated" / "gpt_pydocs.pt"
+DEFAULT_CHECKPOINT = generated_dir() / "gpt_pydocs.pt"
 
 
 @dataclass
@@ -56,6 +57,7 @@ class LMRecipe:
     warmup_steps: int = 30
     seed: int = 0
     model: GPTConfig = field(default_factory=lambda: GPTConfig(vocab_size=1024, block_size=512))
+    data_version: int = 2  # raised when the data or the batches drawn change, so saved models retrain
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "steps", "batch_size", "seq_len", "warmup_steps", "seed"):
@@ -181,7 +183,7 @@ def train_gpt(
         weight_decay=0.1, betas=(0.9, 0.95), eps=1e-8, grad_clip=1.0, eval_every=eval_every, progress=progress,
         checkpoint_path=checkpoint_path, checkpoint_every=checkpoint_every,
     )
-    run_config = {name: getattr(recipe, name) for name in ("vocab_size", "batch_size", "seq_len", "seed")}
+    run_config = {name: getattr(recipe, name) for name in ("vocab_size", "batch_size", "seq_len", "seed", "data_version")}
     if resume and checkpoint_path is not None and Path(checkpoint_path).is_file():  # refuse before any work
         check_resume(checkpoint_path, config, model_config=recipe.model, run_config=run_config)
     torch.manual_seed(recipe.seed)
@@ -197,11 +199,17 @@ def _tokenizer_path(path: Path) -> Path:
     return path.with_name(path.stem + ".tokenizer.json")
 
 
-def save_gpt(path: str | Path, model: GPT, tokenizer: BPETokenizer, recipe: LMRecipe, metrics: dict | None = None) -> Path:
-    """Save the weights (atomic checkpoint with config and recipe) and the tokenizer JSON next to it."""
+def save_gpt(path: str | Path, model: GPT, tokenizer: BPETokenizer, recipe: LMRecipe, metrics: dict | None = None,
+             result: TrainResult | None = None) -> Path:
+    """Save the weights (atomic checkpoint with config and recipe) and the tokenizer JSON next to it.
+
+    With `result` (from `train_gpt`) the training history is kept too: losses, evaluations, seconds.
+    """
     path = Path(path)
-    save_checkpoint(path, model, step=recipe.steps, model_config=recipe.model,
-                    extra={"recipe": _recipe_dict(recipe), "metrics": dict(metrics or {})})
+    history = {"losses": result.losses, "evals": result.evals} if result is not None else {}
+    save_checkpoint(path, model, step=result.step if result is not None else recipe.steps, model_config=recipe.model,
+                    extra={"recipe": _recipe_dict(recipe), "metrics": dict(metrics or {}),
+                           "seconds": result.seconds if result is not None else 0.0}, **history)
     tokenizer.save(_tokenizer_path(path))
     return path
 
@@ -213,7 +221,10 @@ def _recipe_dict(recipe: LMRecipe) -> dict:
 
 
 def load_gpt(path: str | Path = DEFAULT_CHECKPOINT) -> tuple[GPT, BPETokenizer, dict]:
-    """(model in eval mode, tokenizer, extra) from `save_gpt`'s files; extra has "recipe" and "metrics".
+    """(model in eval mode, tokenizer, extra) from `save_gpt`'s files.
+
+    extra has "recipe", "metrics" and "result": the `TrainResult` of the run (step, losses, evals and
+    seconds; empty lists for a checkpoint saved without its history).
 
     Raises FileNotFoundError if the checkpoint or its tokenizer JSON is missing, ValueError naming the
     path if the file is not a tinyformer checkpoint, or is one but not a GPT saved by `save_gpt`.
@@ -232,26 +243,36 @@ def load_gpt(path: str | Path = DEFAULT_CHECKPOINT) -> tuple[GPT, BPETokenizer, 
         raise FileNotFoundError(f"{path} has no tokenizer next to it; expected {_tokenizer_path(path)} "
                                 "(save_gpt writes both)")
     tokenizer = BPETokenizer.load(_tokenizer_path(path))
-    return model.eval(), tokenizer, state["extra"]
+    extra = dict(state["extra"])
+    extra["result"] = TrainResult(step=state.get("step", 0), losses=list(state.get("losses") or []),
+                                  evals=list(state.get("evals") or []), seconds=extra.get("seconds", 0.0))
+    return model.eval(), tokenizer, extra
 
 
 def load_or_train_gpt(
-    path: str | Path = DEFAULT_CHECKPOINT, recipe: LMRecipe | None = None, progress: bool = True
+    path: str | Path = DEFAULT_CHECKPOINT, recipe: LMRecipe | None = None, progress: bool = True, *,
+    retrain: bool = False, data: LMData | None = None,
 ) -> tuple[GPT, BPETokenizer, dict]:
-    """Load the checkpoint if it was made with this recipe; otherwise train (and save) it.
+    """Load the checkpoint if it was made with exactly this recipe; otherwise (or with retrain=True) train and save.
 
-    A file at `path` that is not a tinyformer checkpoint raises ValueError and is left as it is.
+    Returns (model, tokenizer, extra) as `load_gpt` does, extra["result"] holding the training history.
+    `data` (from `build_data(recipe.vocab_size)`) saves rebuilding it when training. A file at `path`
+    that is not a tinyformer checkpoint raises ValueError and is left as it is.
     """
     recipe = recipe or LMRecipe()
+    if not isinstance(recipe, LMRecipe):
+        raise TypeError(f"recipe must be an LMRecipe, got {type(recipe).__name__}")
+    if not isinstance(retrain, bool):
+        raise TypeError(f"retrain must be True or False, got {retrain!r}")
     path = Path(path)
     if path.is_file() and _tokenizer_path(path).is_file():
         model, tokenizer, extra = load_gpt(path)
-        if extra.get("recipe") == _recipe_dict(recipe):
+        if extra.get("recipe") == _recipe_dict(recipe) and not retrain:
             return model, tokenizer, extra
     elif path.is_file():
         read_checkpoint(path)  # a file that is not ours raises here instead of being overwritten
-    data = build_data(recipe.vocab_size)
+    data = data if data is not None else build_data(recipe.vocab_size)
     model, result = train_gpt(data, recipe, progress=progress)
     metrics = result.evals[-1] if result.evals else evaluate_lm(model, data.held_out_ids, recipe.seq_len)
-    save_gpt(path, model, data.tokenizer, recipe, metrics)
-    return model, data.tokenizer, {"recipe": _recipe_dict(recipe), "metrics": metrics}
+    save_gpt(path, model, data.tokenizer, recipe, metrics, result)
+    return model, data.tokenizer, {"recipe": _recipe_dict(recipe), "metrics": metrics, "result": result}

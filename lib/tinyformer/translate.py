@@ -40,7 +40,7 @@ from .model import Transformer, TransformerConfig
 from .tokenizer import BPETokenizer
 from .checkpoint import ConfigMismatchError, config_diff, read_checkpoint, save_checkpoint
 from .train import TrainConfig, TrainResult, check_resume, train
-from .utils import seed_everything
+from .utils import generated_dir, seed_everything
 
 __all__ = [
     "SPECIALS", "GREETING", "Recipe", "Translator", "UnknownWordWarning", "show_token", "translation_metrics",
@@ -55,7 +55,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def default_checkpoint_path() -> Path:
-    return REPO_ROOT / "data" / "generated" / "translator-ko-en.pt"
+    """Where notebook 07 saves its translator and notebook 08 finds it (`tinyformer.utils.generated_dir()`)."""
+    return generated_dir() / "translator-ko-en.pt"
 
 
 @dataclass
@@ -78,7 +79,7 @@ class Recipe:
     warmup_steps: int = 100
     label_smoothing: float = 0.1
     seed: int = 0
-    threads: int = 1                # torch threads while training: 1 gives the same model on any machine
+    threads: int = 1                # torch threads while training: 1 is fastest for this small model
     grammar_version: int = GRAMMAR_VERSION  # a changed grammar makes saved translators stale
 
     def __post_init__(self) -> None:
@@ -254,6 +255,7 @@ class Translator:
     recipe: Recipe = field(default_factory=Recipe)
     max_len: int = 60
     vocabulary: frozenset[str] | None = None
+    history: TrainResult | None = None  # the training run: step, losses, evals, seconds (None if unknown)
 
     @property
     def src_pad(self) -> int:
@@ -445,6 +447,7 @@ def _train(recipe, tcfg, train_pairs, eval_pairs, eval_size, resume, on_eval) ->
                    eval_fn=eval_fn, model_config=config, run_config=_run_config(recipe), resume=resume,
                    on_eval=on_eval)
     model.eval()
+    translator.history = result
     return translator, result
 
 
@@ -459,7 +462,8 @@ def save_translator(path: str | Path, translator: Translator, result: TrainResul
         with tempfile.TemporaryDirectory() as d:
             tok.save(Path(d) / "tok.json")
             toks[name] = (Path(d) / "tok.json").read_text(encoding="utf-8")
-    extra = {"recipe": asdict(translator.recipe), "src_tokenizer": toks["src"], "tgt_tokenizer": toks["tgt"]}
+    extra = {"recipe": asdict(translator.recipe), "src_tokenizer": toks["src"], "tgt_tokenizer": toks["tgt"],
+             "seconds": result.seconds if result else 0.0}
     if translator.vocabulary is not None:
         extra["vocabulary"] = sorted(translator.vocabulary)
     return save_checkpoint(path, translator.model, model_config=translator.model.config, extra=extra,
@@ -501,23 +505,29 @@ def load_translator(path: str | Path, recipe: Recipe | None = None) -> Translato
     model.eval()
     known = {f.name for f in fields(Recipe)}
     vocabulary = frozenset(extra["vocabulary"]) if "vocabulary" in extra else None
+    history = TrainResult(step=state.get("step", 0), losses=list(state.get("losses") or []),
+                          evals=list(state.get("evals") or []), seconds=extra.get("seconds", 0.0))
     return Translator(model, toks[0], toks[1], Recipe(**{k: v for k, v in saved.items() if k in known}),
-                      vocabulary=vocabulary)
+                      vocabulary=vocabulary, history=history)
 
 
 def load_or_train_translator(path: str | Path | None = None, recipe: Recipe = Recipe(), *, progress: bool = True,
-                             save: bool = True) -> Translator:
-    """The notebook-07 translator: loaded from `path` if it holds this recipe, else trained (about 2 CPU minutes).
+                             save: bool = True, retrain: bool = False, eval_every: int = 100) -> Translator:
+    """The notebook-07 translator: loaded from `path` if it holds exactly this recipe, else trained.
 
+    Training takes about 2 CPU minutes; `retrain=True` trains even when a saved model exists. Either
+    way `translator.history` holds the run (losses, and held-out scores every `eval_every` steps).
     A file at `path` that is not a translator checkpoint raises ValueError and is left as it is.
     """
+    if not isinstance(retrain, bool):
+        raise TypeError(f"retrain must be True or False, got {retrain!r}")
     path = Path(path) if path is not None else default_checkpoint_path()
-    if path.is_file():
+    if path.is_file() and not retrain:
         try:
             return load_translator(path, recipe)
         except ConfigMismatchError:
             pass                                                       # trained differently: train again
-    translator, result = train_translator(recipe, progress=progress)
+    translator, result = train_translator(recipe, progress=progress, eval_every=eval_every)
     if save:
         save_translator(path, translator, result)
     return translator
