@@ -267,3 +267,22 @@ def test_real_transformer_beam_cache_matches_no_cache():
         b, sb = beam_search(model, src, 4, 10, SOS, EOS, length_penalty=alpha, use_cache=False, return_scores=True)
         assert a.tolist() == b.tolist()
         torch.testing.assert_close(sa, sb, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_max_len_up_to_the_positional_table_decodes_and_one_more_is_refused_up_front(use_cache):
+    """max_len = config.max_len feeds target positions 0..max_len-1: the whole table, no more."""
+    from tinyformer.model import Transformer, TransformerConfig
+
+    torch.manual_seed(0)
+    model = Transformer(TransformerConfig(src_vocab_size=9, tgt_vocab_size=9, d_model=16, n_heads=2, n_encoder_layers=1,
+                                          n_decoder_layers=1, d_ff=32, dropout=0.0, max_len=6)).eval()
+    src = torch.tensor([[3, 4, 5], [6, 7, 0]])
+    never = 8  # an EOS id the untrained model rarely picks; rows run to max_len
+    out = greedy_decode(model, src, 6, SOS, never, use_cache=use_cache)
+    assert out.shape[1] <= 7
+    assert beam_search(model, src, 2, 6, SOS, never, use_cache=use_cache).shape[1] <= 7
+    with pytest.raises(ValueError, match=r"max_len=7.*config.max_len=6"):
+        greedy_decode(model, src, 7, SOS, never, use_cache=use_cache)
+    with pytest.raises(ValueError, match=r"max_len=7.*config.max_len=6"):
+        beam_search(model, src, 2, 7, SOS, never, use_cache=use_cache)

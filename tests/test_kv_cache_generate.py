@@ -160,3 +160,17 @@ def test_generate_restores_the_thread_count():
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_generate_sets_the_thread_count_once_per_call_not_per_step(monkeypatch):
+    """Past the context every step rebuilds the cache: the thread count still changes only twice (set, restore)."""
+    calls = []
+    real = torch.set_num_threads
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: (calls.append(n), real(n))[1])
+    before = torch.get_num_threads()
+    try:
+        real(2)
+        generate(tiny_gpt(7), [1, 2, 3], 30, temperature=0, use_cache=True)  # block_size 12: 21 sliding steps
+        assert calls == [1, 2]
+    finally:
+        real(before)
