@@ -244,6 +244,25 @@ def test_explorer_updates_when_a_control_changes(phrase_translator):
     assert bytes(box.image.value) != picture                     # the heatmap was redrawn
     box.controls["text"].value = GREETING[0]
     assert f"greedy: <b>{GREETING[1]}</b>" in box.info.value
+    assert "not in the training data" not in box.info.value     # the greeting is all known words
+
+
+def test_explorer_names_words_outside_the_training_data_instead_of_warning(phrase_translator):
+    import warnings
+
+    from tinyformer.translate import UnknownWordWarning
+    from tinyformer.widgets.translation import translation_explorer, translation_view
+
+    translator, _ = phrase_translator                           # trained on the set phrases only
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnknownWordWarning)      # a warning would land in the server log
+        view = translation_view(translator, "안녕하세요, 강아지 <eos>")
+        box = translation_explorer(translator)
+        box.controls["text"].value = "안녕하세요, 강아지 <eos>"
+    assert view["unknown"] == ["강아지", "<eos>"] and view["greedy"]    # named, and still translated
+    assert "not in the training data: 강아지, &lt;eos&gt;" in box.info.value
+    with pytest.warns(UnknownWordWarning, match="강아지"):    # called directly, translate still warns
+        translator.translate("강아지")
 
 
 def test_cross_attention_figure(phrase_translator):

@@ -7,12 +7,15 @@ them and redraws `tinyformer.viz.plot_cross_attention`.
 
 from __future__ import annotations
 
+import html
 import io
+import warnings
 from typing import Any
 
 import matplotlib.pyplot as plt
 
 from ..ko_en import NOUN, PREDICATE, TIME_WORDS, VERBS, ClauseSpec, NounPhrase, render
+from ..translate import UnknownWordWarning
 from ..viz.translation import plot_cross_attention
 
 __all__ = ["SUBJECTS", "PREDICATES", "OBJECTS", "build_sentence", "translation_view", "translation_explorer",
@@ -52,10 +55,14 @@ def build_sentence(subject: str, predicate: str, obj: str = "", tense: str = "pr
 
 
 def translation_view(translator: Any, korean: str, beam_size: int = 4) -> dict[str, Any]:
-    """Greedy and beam translations of `korean` plus the greedy output's cross-attention."""
-    src_tokens, out_tokens, weights = translator.cross_attention(korean)
-    return {"korean": korean, "greedy": translator.translate(korean),
-            "beam": translator.translate(korean, beam_size=beam_size),
+    """Greedy and beam translations of `korean`, the greedy output's cross-attention, and the words
+    of `korean` the translator never saw in training ("unknown": shown beside the translation
+    instead of warned about, since a widget's warnings land in the server log, not on the page)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnknownWordWarning)
+        src_tokens, out_tokens, weights = translator.cross_attention(korean)
+        greedy, beam = translator.translate(korean), translator.translate(korean, beam_size=beam_size)
+    return {"korean": korean, "greedy": greedy, "beam": beam, "unknown": translator.unknown_words(korean),
             "src_tokens": src_tokens, "out_tokens": out_tokens, "weights": weights}
 
 
@@ -81,8 +88,10 @@ def translation_explorer(translator: Any):
     def show(korean: str, reference: str | None) -> None:
         view = translation_view(translator, korean)
         ref = f"<br>reference: <b>{reference}</b>" if reference else ""
-        info.value = (f"Korean: <b>{korean}</b>{ref}<br>greedy: <b>{view['greedy']}</b>"
-                      f"<br>beam (4): <b>{view['beam']}</b>")
+        unknown = (f"<br><span style='color:#b00'>not in the training data: {html.escape(', '.join(view['unknown']))}"
+                   " (the translation is a guess)</span>") if view["unknown"] else ""
+        info.value = (f"Korean: <b>{html.escape(korean)}</b>{ref}<br>greedy: <b>{html.escape(view['greedy'])}</b>"
+                      f"<br>beam (4): <b>{html.escape(view['beam'])}</b>{unknown}")
         fig = plot_cross_attention(view["src_tokens"], view["out_tokens"], view["weights"])
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=72)
