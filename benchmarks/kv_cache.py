@@ -15,7 +15,7 @@ Then, at 256 new tokens:
   printed against the cached step, with the share of the step spent outside them;
 - batching: 8 prompts at once against one prompt (cached), as a ratio of times.
 
-    python benchmarks/kv_cache.py [--repeats 3] [--profile] [--untrained] [--lengths 64 256 512]
+    python benchmarks/kv_cache.py [--repeats 3] [--profile] [--untrained] [--lengths 64 256 512] [--threads 2 1]
 
 Last line: `kv_cache_speedup: <ratio>` at 256 new tokens (best time of each path).
 """
@@ -86,11 +86,11 @@ def matmul_floor(model: GPT, batch: int, start: int, n: int) -> float:
     return time.perf_counter() - begin
 
 
-def time_paths(model, prompt: list[int], n: int, repeats: int) -> tuple[float, float, dict]:
+def time_paths(model, prompt: list[int], n: int, repeats: int, thread_counts: list[int]) -> tuple[float, float, dict]:
     """Best seconds without and with the cache (each at its best thread count); the tokens must agree."""
     default_threads = torch.get_num_threads()
     times, outs = {False: {}, True: {}}, {}
-    for threads in sorted({default_threads, 1}, reverse=True):
+    for threads in sorted(set(thread_counts), reverse=True):
         torch.set_num_threads(threads)
         for use_cache in (False, True):
             run = lambda: generate(model, prompt, n, temperature=0, use_cache=use_cache)  # noqa: E731
@@ -139,6 +139,8 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="also profile one cached generation")
     parser.add_argument("--untrained", action="store_true", help="random weights instead of the trained checkpoint")
     parser.add_argument("--lengths", type=int, nargs="+", default=list(LENGTHS), help=f"new tokens; must include {HEADLINE}")
+    parser.add_argument("--threads", type=int, nargs="+", default=None,
+                        help="thread counts to try for each path (default: torch's default and 1)")
     args = parser.parse_args()
     if HEADLINE not in args.lengths:
         parser.error(f"--lengths must include {HEADLINE}, the headline length")
@@ -156,7 +158,7 @@ def main() -> None:
         if PROMPT_TOKENS + n > config.block_size:
             print(f"  note: {PROMPT_TOKENS}+{n} tokens exceed block_size {config.block_size}: the last "
                   f"{PROMPT_TOKENS + n - config.block_size} steps slide the window (the cache is rebuilt there)")
-        t_plain, t_cache, times = time_paths(model, prompt, n, args.repeats)
+        t_plain, t_cache, times = time_paths(model, prompt, n, args.repeats, args.threads or [torch.get_num_threads(), 1])
         ratios[n], cached[n] = t_plain / t_cache, t_cache
         detail = lambda d: ", ".join(f"{t:.3f} s on {k} thread{'s' * (k > 1)}" for k, t in d.items())  # noqa: E731
         print(f"{n:4d} new tokens: no cache {t_plain:7.3f} s ({1000 * t_plain / n:6.2f} ms/token; {detail(times[False])})")

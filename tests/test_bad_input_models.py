@@ -84,7 +84,7 @@ CASES = {
     # sampling
     "generate empty prompt": (lambda: generate(gpt(), [], 3), ValueError, "prompt_ids is empty"),
     "generate float prompt": (lambda: generate(gpt(), torch.zeros(1, 3), 3), TypeError, "prompt_ids"),
-    "generate prompt outside the vocabulary": (lambda: generate(gpt(), [1, 99], 3), ValueError, "vocabulary"),
+    "generate prompt outside the vocabulary": (lambda: generate(gpt(), [1, 99], 3), ValueError, "prompt_ids contain 99"),
     "generate negative max_new_tokens": (lambda: generate(gpt(), [1], -1), ValueError, "max_new_tokens=-1"),
     "generate not a model": (lambda: generate("gpt", [1], 3), TypeError, "model must be"),
     "generate src of another batch": (lambda: generate(transformer(), [1], 3, src=SRC[:1].repeat(3, 1)), ValueError, "src must have shape"),

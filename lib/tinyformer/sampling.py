@@ -235,6 +235,15 @@ def _check_model_and_src(model: torch.nn.Module, src, B: int) -> bool:
     return is_seq2seq
 
 
+def _check_prompt_ids_in_vocab(ids: torch.Tensor, model: torch.nn.Module) -> None:
+    """Every prompt id must index the (target) vocabulary: checked once here, not at every step."""
+    config = model.config
+    V = getattr(config, "vocab_size", None) or getattr(config, "tgt_vocab_size", None)
+    if isinstance(V, int) and (int(ids.min()) < 0 or int(ids.max()) >= V):
+        bad = int(ids.min()) if int(ids.min()) < 0 else int(ids.max())
+        raise ValueError(f"prompt_ids contain {bad}, outside the model's vocabulary of {V} tokens (valid: 0..{V - 1})")
+
+
 def _decoder_fn(model: torch.nn.Module, src, src_mask) -> Callable[[torch.Tensor, KVCache | None], torch.Tensor]:
     """`logits(tokens (B, t), cache) -> (B, V)`, the next token's logits; a Transformer encodes `src` once here."""
     if src is None:
@@ -316,16 +325,17 @@ def generate(
     - `stop_token`: a row that produces it stops; it is kept in the output, and finished rows are
       padded with it until every row has stopped (then generation ends early).
     - `use_cache`: reuse the keys and values of earlier tokens (KV cache); the tokens are the same.
-      Cached steps of at most SINGLE_THREAD_MAX_TOKENS rows run on one torch thread (set once for
-      the call, restored after): one token per row is too little work to share between threads.
+      Cached generation of at most SINGLE_THREAD_MAX_TOKENS rows runs on one torch thread (set once
+      for the call, restored after): one token per row is too little work to share between threads.
 
     Raises TypeError/ValueError naming the argument (prompt_ids, max_new_tokens, temperature,
-    top_k, top_p, seed, stop_token, model, src) before any work.
+    top_k, top_p, seed, stop_token, model, src, src_mask) before any work.
     """
     _check_generate_args(max_new_tokens, temperature, top_k, top_p, seed, stop_token)
     ids, kind = _as_batch(prompt_ids)
     B, T0 = ids.shape
     is_seq2seq = _check_model_and_src(model, src, B)
+    _check_prompt_ids_in_vocab(ids, model)
     device = next(model.parameters()).device
     out = torch.empty(B, T0 + max_new_tokens, dtype=torch.long, device=device)  # prompt, then the new tokens
     out[:, :T0] = ids
