@@ -161,12 +161,14 @@ def main() -> None:
         ours.encode(text)
 
     med = interleaved_medians(
-        {"cold": cold, "warm": lambda: ours.encode(text), "hf": lambda: hf.encode(text), "hf_batch": lambda: hf.encode_batch(lines)},
+        {"cold": cold, "warm": lambda: ours.encode(text), "lines": lambda: [ours.encode(line) for line in lines],
+         "hf": lambda: hf.encode(text), "hf_batch": lambda: hf.encode_batch(lines)},
         args.repeats,
     )
     print(f"encode {n_bytes / 1e3:.0f} KB at vocab 2048 ({len(ids)} tokens; HF {len(hf.encode(text).ids)}), median of {args.repeats}:")
     print(f"  ours, cold chunk cache        {n_bytes / med['cold'] / 1e6:6.2f} MB/s")
     print(f"  ours, warm chunk cache        {n_bytes / med['warm'] / 1e6:6.2f} MB/s")
+    print(f"  ours, one call per line       {n_bytes / med['lines'] / 1e6:6.2f} MB/s (warm; {len(lines)} calls: the per-call cost)")
     print(f"  HF tokenizers, one string     {n_bytes / med['hf'] / 1e6:6.2f} MB/s")
     print(f"  HF tokenizers, batch of lines {n_bytes / med['hf_batch'] / 1e6:6.2f} MB/s (parallel)")
 

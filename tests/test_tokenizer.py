@@ -11,6 +11,7 @@ import tiktoken
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tinyformer.bpe_encode import RESCAN_MAX, bpe_merge_heap, bpe_merge_rescan, clean_text
 from tinyformer.corpus import python_docs_text
 from tinyformer.tokenizer import GPT2_PATTERN, BPETokenizer, bytes_to_unicode
 
@@ -219,6 +220,15 @@ def test_surrogates_encode_like_tiktoken(small_gpt2, text):
     assert ours.decode(ours.encode(text, disallowed_special=())) == as_tiktoken_text(text)
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_categories=()), max_size=30) | st.text(alphabet="ab \n", max_size=30))
+def test_clean_text_fast_path_agrees(text):
+    """clean_text returns ASCII text untouched without encoding it; any text comes out as tiktoken sees it."""
+    assert clean_text(text) == as_tiktoken_text(text)
+    if text.isascii():
+        assert clean_text(text) is text
+
+
 def test_training_on_surrogates_trains_on_replacement_characters():
     text = "x\ud83dy \ud83d\ud83d \udc00\udc00 \ud83d\ude00 " * 3
     cleaned = as_tiktoken_text(text)
@@ -259,16 +269,25 @@ def test_a_100k_run_encodes_like_tiktoken(small_gpt2):
 @settings(max_examples=150, deadline=None)
 @given(st.lists(st.sampled_from(b"ab =\n\xc3\xa9"), max_size=120))
 def test_heap_merge_equals_the_quadratic_encoder(docs_tok, data):
-    """On bytes with many repeats (so many equal-rank pairs): the same ids as the pre-issue-18 encoder."""
+    """On bytes with many repeats (so many equal-rank pairs): the same ids as the pre-issue-18 encoder.
+
+    Both merges are checked at every length: encode itself rescans up to RESCAN_MAX ids, then uses the heap.
+    """
     ids = [docs_tok._byte_ids[b] for b in data]
-    assert list(docs_tok._encode_chunk(bytes(data))) == quadratic_bpe(ids, docs_tok._ranks)
+    expected = quadratic_bpe(ids, docs_tok._ranks)
+    assert list(docs_tok._encode_chunk(bytes(data))) == expected
+    assert bpe_merge_heap(ids, docs_tok._ranks) == bpe_merge_rescan(ids, docs_tok._ranks) == expected
 
 
 def test_heap_merge_equals_the_quadratic_encoder_on_real_chunks(docs_tok, docs):
     chunks = sorted(set(regex.findall(GPT2_PATTERN, docs[150_000:250_000])))
+    assert sum(len(c.encode()) > RESCAN_MAX for c in chunks) > 100  # both merges are used
     for chunk in chunks:
         data = chunk.encode()
-        assert list(docs_tok._encode_chunk(data)) == quadratic_bpe([docs_tok._byte_ids[b] for b in data], docs_tok._ranks)
+        ids = [docs_tok._byte_ids[b] for b in data]
+        expected = quadratic_bpe(ids, docs_tok._ranks)
+        assert list(docs_tok._encode_chunk(data)) == expected
+        assert bpe_merge_heap(ids, docs_tok._ranks) == bpe_merge_rescan(ids, docs_tok._ranks) == expected
 
 
 # ---- hand-worked ---------------------------------------------------------------------------------
@@ -406,6 +425,20 @@ def test_allowed_special_modes(special_tok):
         special_tok.encode("hi<eos>")
     with pytest.raises(ValueError, match="allowed_special"):
         special_tok.encode("hi", allowed_special={"<nope>"})
+
+
+def test_default_special_sets_resolve_like_the_spelled_out_ones(special_tok):
+    """encode's defaults take a fast path; they must mean allowed_special=set(), disallowed_special="all"."""
+    for text in ["hi there", "hi<eos>", "<pad>x", ""]:
+        results = []
+        for kwargs in [{}, {"allowed_special": ()}, {"allowed_special": set(), "disallowed_special": "all"}, {"allowed_special": []}]:
+            try:
+                results.append(special_tok.encode(text, **kwargs))
+            except ValueError as e:
+                results.append(str(e))
+        assert results == [results[0]] * 4, text
+    assert special_tok._special_sets((), "all") == (set(), set(SPECIALS)) == special_tok._special_sets(frozenset(), "all")
+    assert special_tok._special_sets((), ()) == (set(), set())
 
 
 # ---- bad input -----------------------------------------------------------------------------------

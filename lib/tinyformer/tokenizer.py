@@ -9,12 +9,13 @@ share the token " dog".
 Training is fast in plain Python (bpe_trainer.py): the corpus is reduced to its distinct chunks
 with counts, pair counts are kept up to date incrementally, an index pair -> chunks means a merge
 only touches the chunks that contain the pair, and a lazy max-heap finds the most frequent pair.
-Encoding caches the ids of every distinct chunk; a chunk is merged with a heap of its adjacent
-pairs (O(n log n) in its length n, so a run of 100k "=" is fine). `encode_iterable` encodes a
-stream of lines (an open file) in bounded memory and gives exactly `encode`'s ids.
-
-Text is text: a lone surrogate (say "\ud83d", from a cut UTF-16 string) becomes U+FFFD and a
-surrogate pair becomes its character, as in tiktoken, everywhere text comes in.
+Encoding caches the ids of every distinct chunk; a new chunk is merged by rescanning its pairs
+if short, with a heap if long (O(n log n) in its length n, so a run of 100k "=" is fine).
+`encode_iterable` encodes a stream of lines (an open file) in bounded memory and gives exactly
+`encode`'s ids. Both live in bpe_encode.py, with the text cleaning: a lone surrogate (say
+"\ud83d", from a cut UTF-16 string) becomes U+FFFD and a surrogate pair its character, as in
+tiktoken, wherever text comes in. This module keeps the BPETokenizer class: its constructors,
+files and special tokens.
 
 Tie-break: when several pairs share the highest count, the pair with the smallest ids wins
 (compare the first ids, then the second). `tie_break="hf"` compares the 256 byte tokens in the
@@ -30,7 +31,6 @@ Left out: Unicode normalisation, BPE-dropout, a compiled fast path. `V` is the v
 from __future__ import annotations
 
 import base64
-import heapq
 import json
 import numbers
 import os
@@ -41,6 +41,7 @@ from pathlib import Path
 
 import regex
 
+from .bpe_encode import LOOKAHEAD, bpe_merge, clean_text, encode_stream, is_surrogate, text_pieces
 from .bpe_trainer import bytes_to_unicode, learn_merges
 
 __all__ = ["GPT2_PATTERN", "BPETokenizer", "bytes_to_unicode"]
@@ -51,22 +52,8 @@ GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|
 TIE_BREAKS = ("ids", "hf", "lexicographic")
 FILE_FORMAT = "tinyformer-bpe"
 _CACHE_LIMIT = 200_000  # distinct chunks kept by the encode cache before it starts over
-# encode_iterable holds back chunks that end this close to the end of the text seen so far: the
-# GPT-2, cl100k and o200k patterns look at most 3 characters past a chunk ("'re" after a word)
-_LOOKAHEAD = 3
-
-
-def _clean_text(text: str) -> str:
-    """`text` with each lone surrogate replaced by U+FFFD and surrogate pairs joined (as tiktoken)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
-    return text
-
-
-def _is_surrogate(ch: str) -> bool:
-    return "\ud800" <= ch <= "\udfff"
+# the helpers' names from before they moved to bpe_encode.py, for code that imported them from here
+_clean_text, _is_surrogate, _bpe_merge, _text_pieces, _LOOKAHEAD = clean_text, is_surrogate, bpe_merge, text_pieces, LOOKAHEAD
 
 
 def _check_special_names(names: Iterable[str], what: str) -> list[str]:
@@ -80,7 +67,7 @@ def _check_special_names(names: Iterable[str], what: str) -> list[str]:
             raise TypeError(f"{what} must contain only str, got {type(name).__name__} {name!r}")
         if not name:
             raise ValueError(f"{what} must be non-empty strings, got {name!r}")
-        if any(map(_is_surrogate, name)):
+        if any(map(is_surrogate, name)):
             raise ValueError(f"{what} entry {name!r} contains a lone surrogate, which is not text")
     if len(set(names)) != len(names):
         raise ValueError(f"{what} has duplicates: {names}")
@@ -111,68 +98,6 @@ def _check_path(path: str | os.PathLike, what: str = "path") -> Path:
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"{what} must be a str or os.PathLike file path, got {type(path).__name__}")
     return Path(path)
-
-
-def _bpe_merge(ids: list[int], ranks: Mapping[tuple[int, int], tuple[int, int]]) -> list[int]:
-    """Merge the lowest-ranked adjacent pair (leftmost on ties) until none is left; O(n log n).
-
-    `ranks` maps (a, b) -> (rank, merged id). The n parts are a linked list over their starting
-    positions (`after`, `before`; a merged-away part is -1). A heap holds `rank * n + position` for
-    each adjacent pair that has a rank, so it pops the lowest rank, leftmost first: the choice of
-    the quadratic "rescan, take the min". An entry whose pair has since changed is skipped.
-    """
-    n = len(ids)
-    ids = list(ids)
-    after = list(range(1, n + 1))  # position of the next live part; n means none
-    before = list(range(-1, n - 1))  # position of the previous live part; -1 means none
-    heap = []
-    for i in range(n - 1):
-        r = ranks.get((ids[i], ids[i + 1]))
-        if r is not None:
-            heap.append(r[0] * n + i)
-    heapq.heapify(heap)
-    while heap:
-        rank, i = divmod(heapq.heappop(heap), n)
-        j = after[i]
-        if ids[i] < 0 or j == n:
-            continue  # stale: the part at i was merged away, or is now the last one
-        r = ranks.get((ids[i], ids[j]))
-        if r is None or r[0] != rank:
-            continue  # stale: a neighbour merged since; its new pair was pushed then
-        new = ids[i] = r[1]  # the left part becomes the merged token
-        ids[j] = -1
-        k = after[i] = after[j]
-        if k < n:
-            before[k] = i
-            r = ranks.get((new, ids[k]))
-            if r is not None:
-                heapq.heappush(heap, r[0] * n + i)
-        p = before[i]
-        if p >= 0:
-            r = ranks.get((ids[p], new))
-            if r is not None:
-                heapq.heappush(heap, r[0] * n + p)
-    return [t for t in ids if t >= 0]
-
-
-def _text_pieces(lines: Iterable[str]) -> Iterator[str]:
-    """The pieces of `lines`, checked to be str and cleaned of lone surrogates.
-
-    A high surrogate that ends a piece waits for the next one: with the low surrogate that may
-    start it, it is one character, as in the joined text.
-    """
-    carry = ""
-    for n, piece in enumerate(lines):
-        if not isinstance(piece, str):
-            hint = " (open the file in text mode, not 'rb')" if isinstance(piece, (bytes, bytearray)) else ""
-            raise TypeError(f"lines must yield str, but item {n} is {type(piece).__name__}{hint}")
-        piece = carry + piece
-        carry = ""
-        if piece and "\ud800" <= piece[-1] <= "\udbff":
-            piece, carry = piece[:-1], piece[-1]
-        yield _clean_text(piece)
-    if carry:
-        yield _clean_text(carry)
 
 
 def _merge_triples(merges) -> list[tuple[int, int, int]]:
@@ -293,7 +218,7 @@ class BPETokenizer:
         if progress is not None and not isinstance(progress, bool):
             raise TypeError(f"progress must be True, False or None, got {type(progress).__name__}")
         split = _compile(pattern)
-        text = _clean_text(text)
+        text = clean_text(text)
         pieces = [text]
         if names:
             pieces = regex.split("|".join(regex.escape(n) for n in sorted(names, key=len, reverse=True)), text)
@@ -392,7 +317,7 @@ class BPETokenizer:
         if not isinstance(text, str):
             raise TypeError(f"text must be a str, got {type(text).__name__}")
         allowed, disallowed = self._special_sets(allowed_special, disallowed_special)
-        text = _clean_text(text)
+        text = clean_text(text)
         if disallowed:
             self._refuse_specials(text, disallowed)
         if not allowed:
@@ -422,66 +347,12 @@ class BPETokenizer:
             what = "a str: use encode for one string" if isinstance(lines, str) else type(lines).__name__
             raise TypeError(f"lines must be an iterable of str (say, an open text file), got {what}")
         allowed, disallowed = self._special_sets(allowed_special, disallowed_special)
-        return self._encode_stream(iter(lines), allowed, disallowed)
-
-    def _encode_stream(self, lines: Iterator[str], allowed: set[str], disallowed: set[str]) -> Iterator[int]:
-        keep = max(map(len, allowed | disallowed), default=1) - 1  # a special token can straddle this many characters
-        searched = ""  # the last `keep` characters already searched for disallowed special tokens
-        buf = ""  # text read but not yet encoded
-        pending: list[str] = []  # pieces read but not yet added to buf
-        n_pending = 0
-        for piece in _text_pieces(lines):
-            pending.append(piece)
-            n_pending += len(piece)
-            if n_pending <= len(buf):  # rescan buf only once as much new text came: linear time
-                continue
-            new = "".join(pending)
-            pending, n_pending = [], 0
-            searched = self._refuse_specials_streaming(searched, new, disallowed, keep)
-            buf += new
-            ids, done = self._encode_settled(buf, allowed)
-            yield from ids
-            buf = buf[done:]
-        new = "".join(pending)
-        self._refuse_specials_streaming(searched, new, disallowed, keep)
-        yield from self.encode(buf + new, allowed_special=allowed, disallowed_special=())
-
-    def _refuse_specials_streaming(self, searched: str, new: str, disallowed: set[str], keep: int) -> str:
-        """Raise if a disallowed special token ends in `new`; return the new `searched` tail."""
-        window = searched + new
-        if disallowed:
-            self._refuse_specials(window, disallowed)
-        return window[max(len(window) - keep, 0) :]
-
-    def _encode_settled(self, buf: str, allowed: set[str]) -> tuple[list[int], int]:
-        """(ids, n): the ids of `buf[:n]`, the longest prefix whose ids no text appended to `buf` can change."""
-        ids: list[int] = []
-        start, end = 0, len(buf)
-        if allowed:
-            longest = max(map(len, allowed))
-            end = len(buf) - longest + 1  # a special token could still start after here
-            for m in self._specials_regex(allowed).finditer(buf):
-                if m.start() >= end:  # a longer special token could start at m.start(): wait
-                    break
-                ids += self._encode_ordinary(buf[start : m.start()])  # a special token ends the text before it
-                ids.append(self.special_tokens[m.group()])
-                start = m.end()
-            end = max(start, end)
-        text = buf[start:end]
-        # settled chunks end before the trailing whitespace (it may continue) and _LOOKAHEAD before the end
-        # (rstrip strips a few characters \s does not match: holding back more is safe)
-        cutoff = min(len(text) - _LOOKAHEAD, len(text.rstrip()))
-        chunks = []
-        done = 0
-        for m in self._regex.finditer(text):
-            if m.end() > cutoff:
-                break
-            chunks.append(m.group())
-            done = m.end()
-        return ids + self._encode_chunks(chunks), start + done
+        return encode_stream(self, iter(lines), allowed, disallowed)
 
     def _special_sets(self, allowed_special: str | Iterable[str], disallowed_special: str | Iterable[str]) -> tuple[set[str], set[str]]:
         """The (allowed, disallowed) special token names, as tiktoken resolves them."""
+        if disallowed_special == "all" and type(allowed_special) is tuple and not allowed_special:
+            return set(), set(self.special_tokens)  # the defaults, fast: encode is often called per line
         allowed = self._resolve(allowed_special, "allowed_special")
         if disallowed_special == "all":
             return allowed, set(self.special_tokens) - allowed
@@ -541,7 +412,7 @@ class BPETokenizer:
         ids = [self._byte_ids[b] for b in data]
         if len(ids) < 2:
             return tuple(ids)
-        return tuple(_bpe_merge(ids, self._ranks))
+        return tuple(bpe_merge(ids, self._ranks))
 
     def clear_cache(self) -> None:
         """Forget the cached chunk encodings (to time a cold encode)."""
