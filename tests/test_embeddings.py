@@ -135,3 +135,14 @@ def test_invalid_table_sizes_raise():
         sinusoidal_positional_encoding(0, 4)
     with pytest.raises(TypeError, match="d_model"):
         LearnedPositionalEmbedding(4, "8")
+
+
+@pytest.mark.parametrize("n", [1, 64, 65, 1000])  # the few ids of a decoding step, and a batch
+def test_out_of_vocabulary_ids_are_named_for_short_and_long_inputs(n):
+    emb = TokenEmbedding(10, 4)
+    for bad in (10, -1):
+        ids = torch.zeros(n, dtype=torch.long)
+        ids[n // 2] = bad
+        with pytest.raises(ValueError, match=f"contain {bad}, outside the vocabulary of 10 rows"):
+            emb(ids)
+    assert emb(torch.full((n,), 9)).shape == (n, 4)
