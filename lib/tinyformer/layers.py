@@ -4,6 +4,7 @@ From "Attention Is All You Need" (Vaswani et al., 2017, sections 3.1 and 3.3):
 
     LayerNorm(x) = (x - mean(x)) / sqrt(var(x) + eps) * gamma + beta    over the last dim C
     FFN(x)       = act(x W_1 + b_1) W_2 + b_2                            per token, C -> d_ff -> C
+                   (act: "relu", "gelu" exact, or "gelu_tanh", the approximation GPT-2 uses)
     post-norm:   x = LayerNorm(x + Sublayer(x))          (the paper, nn.Transformer's default)
     pre-norm:    x = x + Sublayer(LayerNorm(x))          (GPT-2 and most models since: trains stabler)
 
@@ -30,7 +31,14 @@ from .dropout import Dropout
 
 __all__ = ["LayerNorm", "FeedForward", "EncoderLayer", "DecoderLayer", "ACTIVATIONS"]
 
-ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}
+
+def gelu_tanh(x: torch.Tensor) -> torch.Tensor:
+    """GELU by its tanh approximation, as GPT-2 was trained (Hendrycks & Gimpel, 2016, section 2):
+    0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). Plain "gelu" is the exact x Phi(x)."""
+    return F.gelu(x, approximate="tanh")
+
+
+ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu, "gelu_tanh": gelu_tanh}
 
 
 def _check_positive_int(name: str, value: object) -> None:

@@ -5,6 +5,7 @@ Transformer: src ids -> embeddings (x sqrt(C)) + positions -> N encoder layers -
              cross-attention on memory) -> final norm -> linear -> logits over the target vocabulary.
 GPT:         ids -> token + learned position embeddings -> N causal blocks -> final norm -> logits
              (Radford et al., 2019), the output layer tied to the token embedding by default.
+             `GPTConfig.gpt2(size)` is GPT-2's shape; `tinyformer.pretrained.load_gpt2` loads its weights.
 
 Both stacks end with a LayerNorm in both pre-norm and post-norm mode, as `nn.Transformer` does.
 Generation: `model.new_cache(B)` makes a `KVCache`; pass it with only the new tokens, whose
@@ -28,7 +29,7 @@ from .embeddings import LearnedPositionalEmbedding, SinusoidalPositionalEncoding
 from .layers import ACTIVATIONS, DecoderLayer, EncoderLayer, FeedForward, LayerNorm
 from .masks import padding_mask
 
-__all__ = ["TransformerConfig", "Transformer", "GPTConfig", "GPT", "count_parameters"]
+__all__ = ["TransformerConfig", "Transformer", "GPTConfig", "GPT", "GPT2_SIZES", "count_parameters"]
 
 
 @dataclass
@@ -51,9 +52,15 @@ class TransformerConfig:
     pad_id: int = 0
 
 
+# GPT-2's four published sizes (Radford et al., 2019, table 2): (n_layers, n_heads, d_model).
+# All share vocab 50257, a 1024-token context, d_ff = 4 d_model, tanh-GELU, LayerNorm eps 1e-5,
+# biases everywhere but the output layer, and the output layer tied to the token embedding.
+GPT2_SIZES = {"small": (12, 12, 768), "medium": (24, 16, 1024), "large": (36, 20, 1280), "xl": (48, 25, 1600)}
+
+
 @dataclass
 class GPTConfig:
-    """Sizes of the decoder-only model."""
+    """Sizes of the decoder-only model. `GPTConfig.gpt2("small")` gives GPT-2's shape."""
 
     vocab_size: int
     block_size: int = 128  # the longest context (positional table size)
@@ -62,8 +69,23 @@ class GPTConfig:
     n_layers: int = 4
     d_ff: int = 512
     dropout: float = 0.0
-    activation: str = "gelu"
+    activation: str = "gelu"  # or "gelu_tanh" (GPT-2's approximation), "relu"
     tie_embeddings: bool = True
+
+    @classmethod
+    def gpt2(cls, size: str = "small", dropout: float = 0.0) -> "GPTConfig":
+        """GPT-2 small (124M), medium (355M), large (774M) or xl (1.5B), the shape of the published weights.
+
+        Our GPT already has what GPT-2 needs: learned positions, pre-norm blocks, a final LayerNorm
+        (eps 1e-5 in both), biases, a tied output layer; only the tanh-GELU is named here.
+        `dropout` is 0 for inference; GPT-2 trained with 0.1. Load the weights with
+        `tinyformer.pretrained.load_gpt2`.
+        """
+        if size not in GPT2_SIZES:
+            raise ValueError(f"size={size!r} is not a GPT-2 size; choose one of {', '.join(GPT2_SIZES)}")
+        n_layers, n_heads, d_model = GPT2_SIZES[size]
+        return cls(vocab_size=50257, block_size=1024, d_model=d_model, n_heads=n_heads, n_layers=n_layers,
+                   d_ff=4 * d_model, dropout=dropout, activation="gelu_tanh", tie_embeddings=True)
 
 
 def _validate_config(config, ints: tuple[str, ...]) -> None:
