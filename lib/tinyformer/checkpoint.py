@@ -1,7 +1,9 @@
 """Checkpoints: everything needed to resume training exactly, written so a crash never corrupts one.
 
-A checkpoint holds the model, optimizer and scheduler states, the step, the RNG states of torch,
-Python and NumPy, the loss history and the configs (as plain dicts). `save_checkpoint` writes a
+A checkpoint holds the model, optimizer and scheduler states, the step, the RNG states of torch
+(and of the current CUDA device once CUDA is in use), Python and NumPy, the loss history and the
+configs (as plain dicts). A run of several processes also keeps each process's RNG states
+(`rng_per_rank`, in rank order; `rng` is rank 0's). `save_checkpoint` writes a
 temp file in the same folder, fsyncs it and renames it over the old one (`os.replace` is atomic),
 so a run killed at any moment leaves the previous checkpoint intact. Everything is converted to
 what `torch.load(..., weights_only=True)` reads (tensors and plain Python data: a NumPy scalar
@@ -42,12 +44,15 @@ class ConfigMismatchError(ValueError):
 def get_rng_state() -> dict[str, Any]:
     """The state of every random generator a training step may touch, in plain tensors and lists."""
     kind, keys, pos, has_gauss, cached = np.random.get_state()
-    return {
+    state = {
         "torch": torch.get_rng_state(),
         "python": random.getstate(),
         "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
                   "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
     }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():   # dropout on a GPU draws from its own generator
+        state["cuda"] = torch.cuda.get_rng_state()
+    return state
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
@@ -56,6 +61,8 @@ def set_rng_state(state: dict[str, Any]) -> None:
     random.setstate((version, tuple(internal), gauss))
     n = state["numpy"]
     np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"]))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state(state["cuda"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -180,8 +187,12 @@ def check_config(path: str | os.PathLike, what: str, saved: dict[str, Any] | Non
 def save_checkpoint(path: str | os.PathLike, model: nn.Module, *, optimizer: torch.optim.Optimizer | None = None,
                     scheduler: Any = None, step: int = 0, model_config: Any = None,
                     train_config: Any = None, run_config: Any = None, extra: dict[str, Any] | None = None,
-                    losses: list[float] | None = None, evals: list[dict[str, float]] | None = None) -> Path:
+                    losses: list[float] | None = None, evals: list[dict[str, float]] | None = None,
+                    rng_per_rank: list[dict[str, Any]] | None = None) -> Path:
     """Write a checkpoint atomically: a temp file in the same folder, then `os.replace`.
+
+    `rng_per_rank` (from a run of several processes: each one's `get_rng_state()`, in rank order) is
+    kept as well; `rng` is then rank 0's state.
 
     Every value goes through `plain_data` first, so what is written always loads with weights_only=True.
     Raises TypeError (model not an nn.Module, a value a checkpoint cannot hold, naming where it is)
@@ -199,13 +210,14 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, *, optimizer: tor
         "optimizer": optimizer.state_dict() if optimizer is not None else None,
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
         "step": int(step),
-        "rng": get_rng_state(),
+        "rng": rng_per_rank[0] if rng_per_rank else get_rng_state(),
         "model_config": config_dict(model_config, "model_config"),
         "train_config": config_dict(train_config, "train_config"),
         "run_config": config_dict(run_config, "run_config"),
         "losses": list(losses or []),
         "evals": list(evals or []),
         "extra": extra or {},
+        **({"rng_per_rank": list(rng_per_rank)} if rng_per_rank else {}),
     }, "checkpoint")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")

@@ -7,26 +7,36 @@ so `tinyformer.train.train` can resume exactly; every window that fits is drawn,
 ending on the last token. Held-out loss is the mean next-token cross-entropy over non-overlapping
 windows of the held-out topics; perplexity = exp(loss).
 The model and tokenizer are saved under data/generated/ (a checkpoint + the tokenizer's JSON).
-Left out: dropout (the run is far too short to overfit), mixed precision, data loaders.
+On CUDA (`device="cuda"`, not the notebooks' default) the forward runs under bfloat16 autocast, the
+attention through `F.scaled_dot_product_attention` (the fused flash kernel; `MultiHeadAttention`'s
+default `fast=True` path, causal without a mask), optionally `torch.compile`d.
+Command line: `python -m tinyformer.lm train --steps N --checkpoint PATH [--resume]`, also under
+`torchrun --standalone --nproc_per_node 2 -m tinyformer.lm train ...` (data parallel, see distributed.py).
+Left out: dropout (the run is far too short to overfit), float16 loss scaling, data loaders.
 Shapes: B batch, T time, V vocab.
 """
 
 from __future__ import annotations
 
+import argparse
 import math
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable, Sequence
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 
 from tinyformer.checkpoint import read_checkpoint, restore_checkpoint, save_checkpoint
 from tinyformer.corpus import python_docs_split
 from tinyformer.data import encode_text
+from tinyformer.distributed import init_distributed, rank_and_world
 from tinyformer.model import GPT, GPTConfig
 from tinyformer.tokenizer import BPETokenizer
 from tinyformer.train import TrainConfig, TrainResult, check_resume, train
-from tinyformer.utils import generated_dir
+from tinyformer.utils import generated_dir, get_device
 
 __all__ = [
     "LMRecipe",
@@ -34,6 +44,7 @@ __all__ = [
     "build_data",
     "make_get_batch",
     "lm_loss",
+    "loss_for_device",
     "evaluate_lm",
     "train_gpt",
     "save_gpt",
@@ -134,6 +145,19 @@ def lm_loss(model: GPT, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tenso
     return F.cross_entropy(logits.flatten(0, 1), y.flatten())
 
 
+def lm_loss_bf16(model: GPT, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """`lm_loss` with the forward under CUDA bfloat16 autocast; the softmax and the mean in float32."""
+    x, y = batch
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        logits = model(x)  # (B, T, V) bfloat16
+    return F.cross_entropy(logits.float().flatten(0, 1), y.flatten())
+
+
+def loss_for_device(device: str | torch.device) -> Callable[[GPT, tuple[torch.Tensor, torch.Tensor]], torch.Tensor]:
+    """The training loss for `device`: `lm_loss_bf16` on CUDA, `lm_loss` (float32) anywhere else."""
+    return lm_loss_bf16 if torch.device(device).type == "cuda" else lm_loss
+
+
 @torch.no_grad()
 def evaluate_lm(model: GPT, ids: torch.Tensor, seq_len: int = 128, batch_size: int = 32) -> dict[str, float]:
     """Held-out loss (nats per token) and perplexity over non-overlapping windows of `ids`.
@@ -149,8 +173,9 @@ def evaluate_lm(model: GPT, ids: torch.Tensor, seq_len: int = 128, batch_size: i
     n = (ids.numel() - 1) // seq_len
     if n == 0:
         raise ValueError(f"ids has {ids.numel()} tokens, too few for one window of seq_len={seq_len}")
-    x = ids[: n * seq_len].view(n, seq_len)  # (N, T)
-    y = ids[1 : n * seq_len + 1].view(n, seq_len)
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    x = ids[: n * seq_len].view(n, seq_len).to(device)  # (N, T)
+    y = ids[1 : n * seq_len + 1].view(n, seq_len).to(device)
     was_training = model.training
     model.eval()
     total = 0.0
@@ -165,6 +190,7 @@ def evaluate_lm(model: GPT, ids: torch.Tensor, seq_len: int = 128, batch_size: i
 def train_gpt(
     data: LMData, recipe: LMRecipe | None = None, progress: bool = True, eval_every: int = 0, *,
     checkpoint_path: str | Path | None = None, checkpoint_every: int = 0, resume: bool = False,
+    device: str | torch.device = "cpu", compile_model: bool = False, on_eval: Callable[[dict], None] | None = None,
 ) -> tuple[GPT, TrainResult]:
     """A fresh GPT (seeded) trained with `tinyformer.train.train`; evals hold the held-out loss.
 
@@ -172,6 +198,11 @@ def train_gpt(
     `resume=True` continues from it exactly. A resume applies a larger `recipe.steps` and refuses
     any other changed setting (lr, warmup_steps, batch_size, seq_len, seed, vocab_size, the model),
     naming each with both values (`tinyformer.train.check_resume`).
+
+    `device` (default "cpu", what the notebooks use) is where the model trains; on "cuda" the loss is
+    `lm_loss_bf16`. It is not part of the recipe: the same recipe on a GPU is the same model up to
+    rounding, as on another CPU. `compile_model=True` runs the steps through `torch.compile`. Under
+    torchrun (an initialised process group) each process trains on its share of every batch.
     """
     if not isinstance(data, LMData):
         raise TypeError(f"data must be an LMData (from build_data), got {type(data).__name__}")
@@ -186,11 +217,16 @@ def train_gpt(
     run_config = {name: getattr(recipe, name) for name in ("vocab_size", "batch_size", "seq_len", "seed", "data_version")}
     if resume and checkpoint_path is not None and Path(checkpoint_path).is_file():  # refuse before any work
         check_resume(checkpoint_path, config, model_config=recipe.model, run_config=run_config)
+    if not isinstance(device, (str, torch.device)):
+        raise TypeError(f"device must be a str or a torch.device, got {type(device).__name__}")
+    device = get_device(str(device))  # ValueError naming it when it is not one, or not here
     torch.manual_seed(recipe.seed)
-    model = GPT(recipe.model)
+    model = GPT(recipe.model).to(device)
     get_batch = make_get_batch(data.train_ids, recipe.batch_size, recipe.seq_len, recipe.seed)
-    result = train(model, get_batch, lm_loss, config, eval_fn=lambda m: evaluate_lm(m, data.held_out_ids, recipe.seq_len),
-                   model_config=recipe.model, run_config=run_config, resume=resume)
+    result = train(model, get_batch, loss_for_device(device), config,
+                   eval_fn=lambda m: evaluate_lm(m, data.held_out_ids, recipe.seq_len),
+                   model_config=recipe.model, run_config=run_config, resume=resume, on_eval=on_eval,
+                   compile_model=compile_model)
     model.eval()
     return model, result
 
@@ -276,3 +312,89 @@ def load_or_train_gpt(
     metrics = result.evals[-1] if result.evals else evaluate_lm(model, data.held_out_ids, recipe.seq_len)
     save_gpt(path, model, data.tokenizer, recipe, metrics, result)
     return model, data.tokenizer, {"recipe": _recipe_dict(recipe), "metrics": metrics, "result": result}
+
+
+# ---------------------------------------------------------------------------------------------
+# command line
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m tinyformer.lm",
+                                description="Train notebook 08's GPT on the Python docs; on one process or, under "
+                                            "torchrun, on several (data parallel).")
+    sub = p.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train from scratch (or resume) and save the GPT and its tokenizer",
+                       description="Train a GPT; the defaults are notebook 08's recipe. Several processes: "
+                                   "torchrun --standalone --nproc_per_node 2 -m tinyformer.lm train ...")
+    d, m = LMRecipe(), LMRecipe().model
+    t.add_argument("--steps", type=int, default=d.steps, help=f"optimizer steps (default {d.steps})")
+    t.add_argument("--checkpoint", type=Path, required=True,
+                   help="where to save the GPT (PATH) and its tokenizer (next to it); the run's state for --resume "
+                        "is kept in PATH with the suffix .run.pt")
+    t.add_argument("--resume", action="store_true",
+                   help="continue the run from its state (at any number of processes); --steps may grow, any other "
+                        "setting must match the run's")
+    t.add_argument("--batch-size", type=int, default=d.batch_size,
+                   help=f"global batch, split evenly over the processes (default {d.batch_size})")
+    t.add_argument("--seq-len", type=int, default=d.seq_len, help=f"training window (default {d.seq_len})")
+    t.add_argument("--lr", type=float, default=d.lr, help=f"peak learning rate (default {d.lr})")
+    t.add_argument("--warmup-steps", type=int, default=d.warmup_steps, help=f"(default {d.warmup_steps})")
+    t.add_argument("--seed", type=int, default=d.seed, help=f"(default {d.seed})")
+    t.add_argument("--vocab-size", type=int, default=d.vocab_size, help=f"BPE vocabulary (default {d.vocab_size})")
+    t.add_argument("--block-size", type=int, default=m.block_size, help=f"longest context (default {m.block_size})")
+    t.add_argument("--d-model", type=int, default=m.d_model, help=f"model width (default {m.d_model})")
+    t.add_argument("--heads", type=int, default=m.n_heads, help=f"attention heads (default {m.n_heads})")
+    t.add_argument("--layers", type=int, default=m.n_layers, help=f"blocks (default {m.n_layers})")
+    t.add_argument("--d-ff", type=int, default=m.d_ff, help=f"feed-forward width (default {m.d_ff})")
+    t.add_argument("--device", default="cpu",
+                   help="cpu (default), cuda (bfloat16 autocast, fused attention; one GPU per process under "
+                        "torchrun) or auto (tinyformer.utils.get_device)")
+    t.add_argument("--compile", action="store_true", help="run the steps through torch.compile")
+    t.add_argument("--eval-every", type=int, default=0, help="held-out loss every N steps (default 0: at the end)")
+    t.add_argument("--checkpoint-every", type=int, default=50, help="save the run's state every N steps (default 50)")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        device = init_distributed(get_device(None if args.device == "auto" else args.device))
+        rank, world = rank_and_world()
+        recipe = LMRecipe(vocab_size=args.vocab_size, steps=args.steps, batch_size=args.batch_size, seq_len=args.seq_len,
+                          lr=args.lr, warmup_steps=args.warmup_steps, seed=args.seed,
+                          model=GPTConfig(vocab_size=args.vocab_size, block_size=args.block_size, d_model=args.d_model,
+                                          n_heads=args.heads, n_layers=args.layers, d_ff=args.d_ff))
+        if recipe.batch_size % world:
+            raise ValueError(f"--batch-size={recipe.batch_size} does not split evenly over {world} processes")
+    except (TypeError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+    def show(metrics: dict) -> None:
+        print(f"step {metrics['step']:5d}  held-out loss {metrics['loss']:.4f}  perplexity {metrics['perplexity']:.2f}",
+              flush=True)
+
+    try:
+        data = build_data(recipe.vocab_size)  # the same on every process (BPE training is deterministic)
+        run_state = args.checkpoint.with_suffix(".run.pt")
+        model, result = train_gpt(data, recipe, progress=not args.no_progress, eval_every=args.eval_every,
+                                  checkpoint_path=run_state, checkpoint_every=args.checkpoint_every,
+                                  resume=args.resume, device=device, compile_model=args.compile, on_eval=show)
+    except ValueError as e:  # a changed setting on --resume, a bad value
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if rank == 0:
+        save_gpt(args.checkpoint, model, data.tokenizer, recipe, result.evals[-1], result)
+        if result.resumed_from is not None:
+            print(f"resumed from step {result.resumed_from}")
+        print(f"saved {args.checkpoint} after {result.step} steps on {world} process(es) ({device.type}) "
+              f"in {result.seconds:.0f} s")
+    if world > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -14,8 +14,19 @@ loss history, and are written atomically; resuming from one continues exactly as
 never stopped. So a resume refuses changed settings that decide how a step is taken (lr, warmup,
 schedule, weight decay, betas, eps, clipping, the model config, and the caller's `run_config`:
 batch size, label smoothing, seed, ...), naming each with both values; it applies the ones in
-`RESUME_MAY_CHANGE` (how long to run, what to report and save). Left out: mixed precision,
-gradient accumulation, multiple devices.
+`RESUME_MAY_CHANGE` (how long to run, what to report and save).
+
+Several processes (`torchrun`, see distributed.py): when a `torch.distributed` process group is
+initialised, the model is wrapped in `DistributedDataParallel`; process r takes rows
+[r*B/W, (r+1)*B/W) of every global batch get_batch(step), so W processes take the steps one process
+takes on the whole batch when the loss is a mean over rows. The logged loss is the mean over
+processes; rank 0 alone evaluates (the metrics are sent to all), shows the bar and writes checkpoints
+(the unwrapped model's state_dict: it resumes at any world size). RNG: each process gets its own torch
+stream (its dropout masks differ); Python's and NumPy's stay alike on all processes. A checkpoint
+keeps every process's RNG state, so a resume with the same number of processes is exact even with
+dropout; with another number, every process starts from rank 0's state and splits it again (same
+batches, other dropout masks). One process without a process group runs exactly as before.
+Batches are moved to the model's device. Left out: gradient accumulation, sharded optimizers.
 Shapes: `N` positions (B*T flattened), `V` vocab.
 """
 
@@ -31,11 +42,14 @@ from typing import Any, Callable
 import numpy as np
 import torch
 import torch.nn as nn
+import torch.distributed as dist
 import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from .checkpoint import (ConfigMismatchError, config_dict, config_diff, get_rng_state, plain_metrics,
                          read_checkpoint, restore_checkpoint, save_checkpoint, set_rng_state)
+from .distributed import broadcast_object, check_environment, gather_objects, rank_and_world, shard, to_device
 
 __all__ = [
     "RESUME_MAY_CHANGE",
@@ -253,6 +267,33 @@ def check_resume(path: str | os.PathLike, config: TrainConfig, *, model_config: 
     return state
 
 
+def _split_rng(state: dict[str, Any] | None, rank: int, world: int) -> None:
+    """Give each of `world` processes its own torch stream (dropout), or restore each one's saved streams.
+
+    Every process arrives here with the same RNG state (seeded alike, or rank 0's restored). A
+    checkpoint written by as many processes holds each one's state: restore it (an exact resume).
+    Otherwise draw one seed (the same on all processes) and seed torch with seed + rank.
+    """
+    saved = state.get("rng_per_rank") if state is not None else None
+    if saved is not None and len(saved) == world:
+        set_rng_state(saved[rank])
+        return
+    seed = int(torch.randint(2**62, (1,)).item())
+    torch.manual_seed(seed + rank)
+
+
+def _agree(loss: float, stop: bool, device: torch.device) -> tuple[float, bool]:
+    """(mean of every process's loss, whether any process must stop): one all-reduce, the same on all."""
+    on = device if dist.get_backend() == "nccl" else torch.device("cpu")
+    stats = torch.tensor([loss, float(stop)], dtype=torch.float64, device=on)
+    dist.all_reduce(stats)
+    return stats[0].item() / dist.get_world_size(), stats[1].item() > 0
+
+
+def _device_of(model: nn.Module) -> torch.device:
+    return next((p.device for p in model.parameters()), torch.device("cpu"))
+
+
 def _check_callables(**functions: Any) -> None:
     for name, fn in functions.items():
         if fn is not None and not callable(fn):
@@ -262,7 +303,7 @@ def _check_callables(**functions: Any) -> None:
 def train(model: nn.Module, get_batch: Callable[[int], Any], loss_fn: Callable[[nn.Module, Any], torch.Tensor],
           config: TrainConfig, *, eval_fn: Callable[[nn.Module], dict[str, float]] | None = None,
           model_config: Any = None, run_config: Any = None, resume: bool = False,
-          on_eval: Callable[[dict[str, float]], None] | None = None) -> TrainResult:
+          on_eval: Callable[[dict[str, float]], None] | None = None, compile_model: bool = False) -> TrainResult:
     """Train `model` for `config.max_steps` steps; with `resume=True` continue from `config.checkpoint_path`.
 
     Each step: batch = get_batch(step); loss = loss_fn(model, batch) (a 0-d tensor); backward; clip;
@@ -276,6 +317,10 @@ def train(model: nn.Module, get_batch: Callable[[int], Any], loss_fn: Callable[[
     learning rate, RNG and data position. It refuses (ConfigMismatchError, naming each field with both
     values) a changed model_config, run_config or TrainConfig field outside RESUME_MAY_CHANGE.
     Raises TypeError/ValueError for a bad argument before any step.
+
+    Under an initialised `torch.distributed` process group the steps are data-parallel (see the module
+    docstring); RuntimeError if WORLD_SIZE > 1 and none is. `compile_model=True` runs the forward and
+    backward through `torch.compile` (the checkpoint still holds the plain model's state_dict).
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -286,6 +331,9 @@ def train(model: nn.Module, get_batch: Callable[[int], Any], loss_fn: Callable[[
         raise TypeError("get_batch and loss_fn must be functions, got None")
     if resume and config.checkpoint_path is None:
         raise ValueError("resume=True needs config.checkpoint_path")
+    check_environment()
+    rank, world = rank_and_world()
+    device = _device_of(model)
     ckpt = Path(config.checkpoint_path) if config.checkpoint_path else None
     state = check_resume(ckpt, config, model_config=model_config, run_config=run_config) \
         if resume and ckpt.is_file() else None
@@ -298,49 +346,71 @@ def train(model: nn.Module, get_batch: Callable[[int], Any], loss_fn: Callable[[
             group["lr"] = base * lr_lambda(scheduler.last_epoch, config)
         result.step = result.resumed_from = state["step"]
         result.losses, result.evals = list(state["losses"]), list(state["evals"])
+    net = model                                    # what the steps call: the model, or a wrapper around it
+    if world > 1:
+        _split_rng(state, rank, world)
+        net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    if compile_model:
+        net = torch.compile(net)
 
     def checkpoint() -> None:
-        if ckpt is not None:
+        if ckpt is None:
+            return
+        rngs = gather_objects(get_rng_state()) if world > 1 else None
+        if rank == 0:
             save_checkpoint(ckpt, model, optimizer=optimizer, scheduler=scheduler, step=result.step,
                             model_config=model_config, train_config=config, run_config=run_config,
-                            losses=result.losses, evals=result.evals)
+                            losses=result.losses, evals=result.evals, rng_per_rank=rngs)
+        if world > 1:
+            dist.barrier()                         # the file is complete before any process goes on
 
     eval_seconds = 0.0
 
     def evaluate() -> None:
         nonlocal eval_seconds
-        t = time.perf_counter()
-        metrics = _evaluate(model, eval_fn, result.step)
-        eval_seconds += time.perf_counter() - t
+        metrics = None
+        if rank == 0:
+            t = time.perf_counter()
+            metrics = _evaluate(model, eval_fn, result.step)
+            eval_seconds += time.perf_counter() - t
+        if world > 1:
+            metrics = broadcast_object(metrics)
         result.evals.append(metrics)
-        if on_eval is not None:
+        if on_eval is not None and rank == 0:
             on_eval(metrics)
 
     start = time.perf_counter()
-    model.train()
+    net.train()
     # At most one redraw a second: plenty for a live view, and few enough messages that a long run in a
     # notebook does not overflow the kernel's output channel (nbval then loses the end of the cell).
-    bar = tqdm(total=config.max_steps, initial=result.step, disable=not config.progress, desc="train",
+    bar = tqdm(total=config.max_steps, initial=result.step, disable=not config.progress or rank != 0, desc="train",
                mininterval=1.0)
     while result.step < config.max_steps:
         batch = get_batch(result.step)
-        loss = loss_fn(model, batch)
+        if world > 1:
+            batch = shard(batch, rank, world)
+        if device.type != "cpu":
+            batch = to_device(batch, device)
+        loss = loss_fn(net, batch)
         if not isinstance(loss, torch.Tensor) or loss.dim() != 0:
             raise TypeError(f"loss_fn must return a 0-d tensor (one number), got {_describe(loss)}")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        if config.grad_clip is not None:
+        if config.grad_clip is not None:          # under DDP the gradients are already averaged: the same on all
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         optimizer.step()
         scheduler.step()
         result.step += 1
-        result.losses.append(loss.item())
+        loss_value = loss.item()
+        out_of_time = config.max_seconds is not None and time.perf_counter() - start - eval_seconds > config.max_seconds
+        if world > 1:                              # every process logs the global loss and stops at the same step
+            loss_value, out_of_time = _agree(loss_value, out_of_time, device)
+        result.losses.append(loss_value)
         bar.update(1)
         if result.step % config.log_every == 0 or result.step == config.max_steps:
             recent = result.losses[-config.log_every:]
             bar.set_postfix(loss=f"{sum(recent) / len(recent):.4f}", lr=f"{scheduler.get_last_lr()[0]:.2e}",
                             refresh=False)
-        out_of_time = config.max_seconds is not None and time.perf_counter() - start - eval_seconds > config.max_seconds
         last = result.step == config.max_steps or out_of_time
         if eval_fn is not None and ((config.eval_every and result.step % config.eval_every == 0) or last):
             evaluate()
