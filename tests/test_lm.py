@@ -203,3 +203,65 @@ def test_recipe_validation():
         LMRecipe(vocab_size=512)  # the default model has vocab 1024
     with pytest.raises(ValueError, match="seq_len"):
         tiny_recipe(seq_len=64)
+
+
+# ---------------------------------------------------------------------------------------------
+# devices and the command line
+
+
+def test_the_loss_is_float32_on_the_cpu_and_bfloat16_autocast_on_cuda():
+    assert lm.loss_for_device("cpu") is lm_loss
+    assert lm.loss_for_device(torch.device("cuda", 0)) is lm.lm_loss_bf16
+
+
+def test_train_gpt_refuses_a_device_that_is_not_here(data):
+    with pytest.raises(ValueError, match="prefer='tpu' is not a device"):
+        train_gpt(data, tiny_recipe(), progress=False, device="tpu")
+    with pytest.raises(TypeError, match="device must be a str or a torch.device"):
+        train_gpt(data, tiny_recipe(), progress=False, device=0)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="'cuda' is not available"):
+            train_gpt(data, tiny_recipe(), progress=False, device="cuda")
+
+
+def test_the_command_line_help_runs_as_a_module():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "tinyformer.lm", "train", "--help"], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    for flag in ("--steps", "--checkpoint", "--resume", "--device", "--compile", "torchrun --standalone"):
+        assert flag in out.stdout, flag
+
+
+def test_the_command_line_defaults_are_notebook_08s_recipe():
+    args = lm._parser().parse_args(["train", "--checkpoint", "gpt.pt"])
+    assert lm._recipe_from_args(args) == LMRecipe()
+    assert args.device == "cpu" and not args.compile and not args.resume
+
+
+CLI_TINY = ["--vocab-size", str(V), "--batch-size", "2", "--seq-len", "16", "--block-size", "32", "--d-model", "16",
+            "--heads", "2", "--layers", "1", "--d-ff", "32", "--warmup-steps", "1", "--no-progress"]
+
+
+def test_the_command_line_trains_saves_and_resumes_like_train_gpt(data, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(lm, "build_data", lambda vocab_size: data)
+    path = tmp_path / "gpt.pt"
+    assert lm.main(["train", "--steps", "4", "--checkpoint", str(path), "--checkpoint-every", "2", *CLI_TINY]) == 0
+    out = capsys.readouterr().out
+    assert "step     4  held-out loss" in out and f"saved {path} after 4 steps on 1 process(es) (cpu)" in out
+    model, _, extra = load_gpt(path)
+    direct, result = train_gpt(data, tiny_recipe(), progress=False)    # the same recipe through the library
+    assert extra["recipe"] == lm._recipe_dict(tiny_recipe())
+    assert extra["result"].losses == result.losses
+    for (name, a), b in zip(model.state_dict().items(), direct.state_dict().values()):
+        assert torch.equal(a, b), name
+    assert path.with_suffix(".run.pt").is_file()
+    assert lm.main(["train", "--steps", "5", "--resume", "--checkpoint", str(path), *CLI_TINY]) == 0
+    assert "resumed from step 4" in capsys.readouterr().out
+    assert load_gpt(path)[2]["result"].losses[:4] == result.losses
+    assert lm.main(["train", "--steps", "6", "--resume", "--lr", "0.1", "--checkpoint", str(path), *CLI_TINY]) == 2
+    assert "lr: checkpoint 0.003, now 0.1" in capsys.readouterr().err
+    assert lm.main(["train", "--steps", "0", "--batch-size", "0", "--checkpoint", str(path)]) == 2
+    assert "batch_size=0" in capsys.readouterr().err

@@ -476,3 +476,21 @@ def test_load_checkpoint_on_a_file_that_is_not_ours(tmp_path):
         with pytest.raises(ValueError, match="is not a tinyformer checkpoint") as err:
             load_checkpoint(path, make_model())
         assert str(path) in str(err.value) and looks in str(err.value), str(err.value)
+
+
+def test_a_checkpoint_of_several_processes_keeps_each_ones_rng_state(tmp_path):
+    from tinyformer.checkpoint import get_rng_state
+
+    torch.manual_seed(1)
+    states = [get_rng_state()]
+    torch.manual_seed(2)
+    states.append(get_rng_state())                        # rank 1's streams differ from rank 0's
+    state = load_checkpoint(save_checkpoint(tmp_path / "two.pt", nn.Linear(2, 2), rng_per_rank=states))
+    assert len(state["rng_per_rank"]) == 2
+    for saved, made in zip(state["rng_per_rank"], states):
+        assert torch.equal(saved["torch"], made["torch"]) and list(saved["python"][1]) == list(made["python"][1])
+    assert torch.equal(state["rng"]["torch"], states[0]["torch"])          # `rng` is rank 0's
+    single = load_checkpoint(save_checkpoint(tmp_path / "one.pt", nn.Linear(2, 2)))
+    assert "rng_per_rank" not in single                                   # one process: the file as before
+    if not torch.cuda.is_available():
+        assert set(single["rng"]) == {"torch", "python", "numpy"}

@@ -356,15 +356,20 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _recipe_from_args(args: argparse.Namespace) -> LMRecipe:
+    """The recipe the flags describe; with no flags, LMRecipe() (so the default run is notebook 08's model)."""
+    return LMRecipe(vocab_size=args.vocab_size, steps=args.steps, batch_size=args.batch_size, seq_len=args.seq_len,
+                    lr=args.lr, warmup_steps=args.warmup_steps, seed=args.seed,
+                    model=GPTConfig(vocab_size=args.vocab_size, block_size=args.block_size, d_model=args.d_model,
+                                    n_heads=args.heads, n_layers=args.layers, d_ff=args.d_ff))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         device = init_distributed(get_device(None if args.device == "auto" else args.device))
         rank, world = rank_and_world()
-        recipe = LMRecipe(vocab_size=args.vocab_size, steps=args.steps, batch_size=args.batch_size, seq_len=args.seq_len,
-                          lr=args.lr, warmup_steps=args.warmup_steps, seed=args.seed,
-                          model=GPTConfig(vocab_size=args.vocab_size, block_size=args.block_size, d_model=args.d_model,
-                                          n_heads=args.heads, n_layers=args.layers, d_ff=args.d_ff))
+        recipe = _recipe_from_args(args)
         if recipe.batch_size % world:
             raise ValueError(f"--batch-size={recipe.batch_size} does not split evenly over {world} processes")
     except (TypeError, ValueError) as e:
