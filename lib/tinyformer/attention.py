@@ -313,3 +313,9 @@ class MultiHeadAttention(nn.Module):
 
     def extra_repr(self) -> str:
         return f"d_model={self.d_model}, n_heads={self.n_heads}, head_dim={self.head_dim}, dropout={self.dropout}, fast={self.fast}"
+
+
+# The same attention computed by tiles with an online softmax (FlashAttention's idea) lives in its
+# own module; it is re-exported here so `tinyformer.attention.tiled_attention` sits beside the
+# readable version it is tested against. (Imported last: tiled_attention.py uses _check_qkv above.)
+from .tiled_attention import tiled_attention  # noqa: E402
