@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import re
+from pathlib import Path
 
 import pytest
 import torch
@@ -265,3 +267,50 @@ def test_the_command_line_trains_saves_and_resumes_like_train_gpt(data, tmp_path
     assert "lr: checkpoint 0.003, now 0.1" in capsys.readouterr().err
     assert lm.main(["train", "--steps", "0", "--batch-size", "0", "--checkpoint", str(path)]) == 2
     assert "batch_size=0" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------
+# benchmarks/gpu_train.py: the CUDA run itself needs a GPU; its arithmetic, its step and its skip do not
+
+
+def _gpu_benchmark():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_train.py"
+    spec = importlib.util.spec_from_file_location("gpu_train", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module, path
+
+
+def test_gpu_benchmark_says_plainly_that_it_skipped_without_cuda():
+    import os
+    import subprocess
+    import sys
+
+    _, path = _gpu_benchmark()
+    out = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=120,
+                         env=dict(os.environ, CUDA_VISIBLE_DEVICES=""))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "gpu_train_mfu: skipped (no CUDA device)"
+
+
+def test_gpu_benchmark_peaks_and_mfu_arithmetic():
+    g, _ = _gpu_benchmark()
+    assert g.peak_flops("NVIDIA H200") == g.peak_flops("NVIDIA H100 80GB HBM3") == 989e12
+    assert g.peak_flops("NVIDIA H100 PCIe") == 756e12
+    assert g.peak_flops("NVIDIA A100-SXM4-80GB") == 312e12
+    assert g.peak_flops("NVIDIA L40S") == 362e12 and g.peak_flops("NVIDIA L4") == 121e12
+    assert g.peak_flops("Tesla T4") is None
+    # 124M parameters at 500k tokens/s: 6 * 124e6 * 5e5 = 3.72e14 FLOP/s, 37.6 % of 989 TFLOP/s
+    assert g.mfu(124_000_000, 500_000, 989e12) == pytest.approx(0.3761, abs=1e-4)
+
+
+def test_gpu_benchmark_step_runs_on_the_cpu(capsys):
+    g, _ = _gpu_benchmark()
+    args = ["--device", "cpu", "--steps", "1", "--warmup", "1", "--batch-size", "2", "--seq-len", "8",
+            "--vocab-size", "64", "--d-model", "16", "--heads", "2", "--layers", "1", "--peak-tflops", "1"]
+    assert g.main(args) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert re.fullmatch(r"gpu_train_mfu: \d+\.\d{3}", lines[-1]), lines[-1]
+    assert "tokens/s" in lines[-3] and "float32" in lines[-4]
