@@ -112,8 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     if peak is None:
         print(f"gpu_train_mfu: unknown (no bf16 peak for {name!r}; pass --peak-tflops)")
         return 0
-    print(f"model FLOPs: 6 x {n_params:,} x {tokens_per_second:,.0f} = {6 * n_params * tokens_per_second / 1e12:.1f} "
-          f"TFLOP/s of {peak / 1e12:.0f} peak")
+    print(f"model FLOPs: 6 x {n_params:,} x {tokens_per_second:,.0f} = {6 * n_params * tokens_per_second / 1e12:.3g} "
+          f"TFLOP/s of {peak / 1e12:.3g} peak")
     print(f"gpu_train_mfu: {mfu(n_params, tokens_per_second, peak):.3f}")
     return 0
 

@@ -494,3 +494,31 @@ def test_a_checkpoint_of_several_processes_keeps_each_ones_rng_state(tmp_path):
     assert "rng_per_rank" not in single                                   # one process: the file as before
     if not torch.cuda.is_available():
         assert set(single["rng"]) == {"torch", "python", "numpy"}
+
+
+def test_compile_model_trains_through_torch_compile_and_saves_the_plain_state_dict(tmp_path, monkeypatch):
+    compiled = []
+    real_compile = torch.compile
+
+    def eager_compile(module):                            # dynamo's tracing without a C++ compiler
+        compiled.append(module)
+        return real_compile(module, backend="eager")
+
+    monkeypatch.setattr(torch, "compile", eager_compile)
+    path = tmp_path / "c.pt"
+    model = make_model(MLPConfig(dropout=0.0))
+    result = train(model, get_batch, plain_loss,
+                   quiet(max_steps=3, checkpoint_path=str(path)),
+                   compile_model=True)
+    assert compiled == [model]
+    assert set(load_checkpoint(path)["model"]) == set(model.state_dict())          # no "_orig_mod." prefix
+    plain = make_model(MLPConfig(dropout=0.0))
+    again = train(plain, get_batch, plain_loss, quiet(max_steps=3))
+    torch.testing.assert_close(torch.tensor(result.losses), torch.tensor(again.losses))
+    for a, b in zip(params(model), params(plain)):
+        torch.testing.assert_close(a, b)
+
+
+def plain_loss(model, batch):
+    x, y = batch
+    return F.mse_loss(model(x), y)
