@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tinyformer.attention import AttentionCache, MultiHeadAttention
-from tinyformer.cheap_attention import (LinearAttention, SlidingWindowAttention, elu_feature_map, linear_attention,
-                                        linear_attention_quadratic, sliding_window_mask)
+from tinyformer.cheap_attention import (LinearAttention, SlidingWindowAttention, build_attention, elu_feature_map,
+                                        linear_attention, linear_attention_quadratic, sliding_window_mask)
 from tinyformer.masks import causal_mask, padding_mask
 
 C, H = 16, 4
@@ -266,6 +266,17 @@ def test_bad_input_names_the_argument():
 
 
 # ---- the course GPT with its attention swapped (the hook GPTConfig would use) --------------------------
+
+def test_build_attention_makes_each_kind_and_names_bad_choices():
+    assert type(build_attention("full", C, H)) is MultiHeadAttention
+    sw = build_attention("window", C, H, dropout=0.1, bias=False, window=5)
+    assert type(sw) is SlidingWindowAttention and sw.window == 5 and sw.dropout == 0.1 and sw.in_proj_bias is None
+    assert type(build_attention("linear", C, H, fast=False)) is LinearAttention
+    with pytest.raises(ValueError, match="attention='local'"):
+        build_attention("local", C, H)
+    with pytest.raises(ValueError, match="window"):
+        build_attention("window", C, H)
+
 
 def test_gpt_runs_with_either_attention_swapped_in_and_a_full_window_changes_nothing():
     from tinyformer.model import GPT, GPTConfig

@@ -31,7 +31,7 @@ from .attention import MultiHeadAttention, _check_qkv
 from .dropout import dropout
 
 __all__ = ["sliding_window_mask", "SlidingWindowAttention", "elu_feature_map", "linear_attention",
-           "linear_attention_quadratic", "LinearAttention"]
+           "linear_attention_quadratic", "LinearAttention", "ATTENTION_KINDS", "build_attention"]
 
 
 def _check_positive_int(name: str, value: object) -> None:
@@ -176,3 +176,19 @@ class LinearAttention(MultiHeadAttention):
             allowed = torch.ones(T, S, dtype=torch.bool, device=q.device).tril(diagonal=start) if causal else None  # (T, S)
             return linear_attention_quadratic(q, k, v, mask=allowed, dropout_p=p)  # (B, H, T, D), (B, H, T, S)
         return linear_attention(q, k, v, causal=causal), None  # (B, H, T, D)
+
+
+ATTENTION_KINDS = ("full", "window", "linear")
+
+
+def build_attention(kind: str, d_model: int, n_heads: int, dropout: float = 0.0, bias: bool = True,
+                    fast: bool = True, window: int | None = None) -> MultiHeadAttention:
+    """The self-attention module for `kind`: "full" (MultiHeadAttention), "window" (needs `window`) or "linear"."""
+    if kind not in ATTENTION_KINDS:
+        raise ValueError(f"attention={kind!r} is not supported; choose one of {', '.join(ATTENTION_KINDS)}")
+    if kind == "window":
+        if window is None:
+            raise ValueError('window=None: attention="window" needs the window size (positions each query sees)')
+        return SlidingWindowAttention(d_model, n_heads, dropout=dropout, bias=bias, fast=fast, window=window)
+    cls = LinearAttention if kind == "linear" else MultiHeadAttention
+    return cls(d_model, n_heads, dropout=dropout, bias=bias, fast=fast)
