@@ -26,7 +26,8 @@ stream (its dropout masks differ); Python's and NumPy's stay alike on all proces
 keeps every process's RNG state, so a resume with the same number of processes is exact even with
 dropout; with another number, every process starts from rank 0's state and splits it again (same
 batches, other dropout masks). One process without a process group runs exactly as before.
-Batches are moved to the model's device. Left out: gradient accumulation, sharded optimizers.
+Batches are moved to the model's device; mixed precision is the loss function's choice (e.g.
+`lm.lm_loss_bf16`). Left out: gradient accumulation, sharded optimizers.
 Shapes: `N` positions (B*T flattened), `V` vocab.
 """
 
