@@ -111,6 +111,21 @@ def test_figures_draw(tokenizer):
     plt.close("all")
 
 
+def test_cache_cost_figure_shows_what_the_cache_saves_and_what_it_does_not():
+    fig = plot_cache_cost(32, n_layers=2)
+    (no1, kv1), (no2, kv2), (att3, rest3) = (ax.get_lines() for ax in fig.axes)
+    t = list(range(1, 33))
+    # projections and MLPs: the prefix again per step (t) vs the new token (1); in total n(n+1)/2 vs n
+    assert list(no1.get_ydata()) == t and list(kv1.get_ydata()) == [1] * 32
+    assert list(no2.get_ydata()) == [n * (n + 1) // 2 for n in t] and list(kv2.get_ydata()) == t
+    # with the cache, the new query still attends to all t keys, while the rest takes one position
+    assert list(att3.get_ydata()) == t and list(rest3.get_ydata()) == [1] * 32
+    labels = [text.get_text() for ax in fig.axes for text in ax.get_legend().get_texts()]
+    assert not any("linear" in label for label in labels)
+    assert "projections and MLPs" in fig.axes[0].get_title()
+    plt.close("all")
+
+
 # ---------------------------------------------------------------- the widget
 
 

@@ -173,20 +173,35 @@ def plot_truncations(
 
 
 def plot_cache_cost(context: int, n_layers: int = 4) -> Figure:
-    """Token positions pushed through the model at each generation step: all of them without a cache, one with it."""
+    """What a KV cache saves and what it does not, at each generation step t (tokens so far).
+
+    Left, middle: positions pushed through the projections and MLPs, per step and in total: the
+    whole prefix again without a cache (t per step, n(n+1)/2 in total), only the new token with it
+    (1 per step, n in total). Right, with the cache: the new query still attends to all t cached
+    keys, so each step's attention grows with t while the projections and MLPs take one position.
+    """
     steps = list(range(1, context + 1))
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3))
-    ax1.plot(steps, steps, label="no cache: the whole prefix again", color="#c53030")
-    ax1.plot(steps, [1] * len(steps), label="KV cache: only the new token", color=KEPT_COLOR)
-    ax1.set_xlabel("step (tokens so far)")
-    ax1.set_ylabel("positions computed this step")
+    no_cache, cached = "#c53030", KEPT_COLOR
+    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(12, 3))
+    ax1.plot(steps, steps, label="no cache: the whole prefix again", color=no_cache)
+    ax1.plot(steps, [1] * len(steps), label="KV cache: only the new token", color=cached)
+    ax1.set_xlabel("step t (tokens so far)")
+    ax1.set_ylabel("positions this step")
+    ax1.set_title("positions through the projections and MLPs", fontsize=9)
     ax1.legend(fontsize=8)
     cumulative = [n * (n + 1) // 2 for n in steps]
-    ax2.plot(steps, cumulative, color="#c53030", label="no cache: n(n+1)/2, quadratic")
-    ax2.plot(steps, steps, color=KEPT_COLOR, label="KV cache: n, linear")
+    ax2.plot(steps, cumulative, color=no_cache, label="no cache: n(n+1)/2")
+    ax2.plot(steps, steps, color=cached, label="KV cache: n")
     ax2.set_xlabel("tokens generated n")
-    ax2.set_ylabel("positions computed in total")
-    ax2.set_title(f"x {n_layers} layers: every position costs a pass through each layer", fontsize=9)
+    ax2.set_ylabel("positions in total")
+    ax2.set_title(f"the same in total (x {n_layers} layers)", fontsize=9)
     ax2.legend(fontsize=8)
+    ax3.plot(steps, steps, color=cached, label="keys the new query attends to: t")
+    ax3.plot(steps, [1] * len(steps), color=cached, linestyle="--",
+             label="positions through the projections and MLPs: 1")
+    ax3.set_xlabel("step t (tokens so far)")
+    ax3.set_ylabel("per step and layer")
+    ax3.set_title("with the KV cache: attention still grows with t", fontsize=9)
+    ax3.legend(fontsize=8)
     fig.tight_layout()
     return fig
