@@ -164,6 +164,53 @@ def test_layer_gradient_norms_residual_vs_plain(one_thread):
         layer_gradient_norms(0, residual=True)
 
 
+def test_layer_gradient_norms_he_init_does_not_vanish(one_thread):
+    """Notebook 06's control: the plain stack's 1e-17 at layer 1 comes from PyTorch's default init.
+
+    Default nn.Linear init shrinks a block's mean square about 17x, so 24 plain blocks shrink the gradient
+    reaching layer 1 by ~18^23; He init keeps the scale and layer 1 gets a gradient of order 0.1-1.
+    """
+    from tinyformer.viz import layer_gradient_norms
+
+    default = layer_gradient_norms(24, residual=False)
+    he = layer_gradient_norms(24, residual=False, init="he")
+    assert default[0] < 1e-10
+    assert he[0] > 1e-3 and 0.01 < he[0] / he[-1] < 100  # same order of magnitude at both ends
+    assert layer_gradient_norms(24, residual=False, init="default") == default  # "default" is today's behaviour
+    state = torch.get_rng_state()
+    assert layer_gradient_norms(24, residual=False, init="he") == he  # deterministic, global RNG untouched
+    assert torch.equal(state, torch.get_rng_state())
+    with pytest.raises(ValueError, match="init='xavier'"):
+        layer_gradient_norms(4, residual=False, init="xavier")
+
+
+def test_he_init_preserves_the_mean_square():
+    """He init: one ReLU FeedForward keeps the input's mean square (default init shrinks it about 17x)."""
+    from tinyformer.viz import he_init_
+
+    torch.manual_seed(0)
+    x = torch.randn(4096, 64, dtype=torch.float64)
+    ratios = {}
+    for init in ("default", "he"):
+        blocks = [FeedForward(64, 256).double() for _ in range(8)]
+        if init == "he":
+            blocks = [he_init_(b) for b in blocks]
+        with torch.no_grad():
+            ratios[init] = sum(b(x).pow(2).mean().item() for b in blocks) / len(blocks) / x.pow(2).mean().item()
+    assert 0.8 < ratios["he"] < 1.25
+    assert 1 / 25 < ratios["default"] < 1 / 12  # about 1/17 (1/18 from the weights, a bit more from the biases)
+    block = he_init_(FeedForward(64, 256))
+    assert block.linear1.bias.abs().sum() == 0 and block.linear2.bias.abs().sum() == 0
+    assert abs(block.linear1.weight.std().item() - (2 / 64) ** 0.5) < 0.01
+    assert abs(block.linear2.weight.std().item() - (1 / 256) ** 0.5) < 0.005
+    scaled = he_init_(FeedForward(64, 256), out_scale=0.1)
+    assert abs(scaled.linear2.weight.std().item() - 0.1 * (1 / 256) ** 0.5) < 0.0005
+    with pytest.raises(ValueError, match="out_scale"):
+        he_init_(FeedForward(8, 16), out_scale=0.0)
+    with pytest.raises(TypeError, match="FeedForward"):
+        he_init_(nn.Linear(8, 8))
+
+
 def test_block_plots_and_residual_widget(one_thread):
     import matplotlib.pyplot as plt
 
@@ -180,7 +227,7 @@ def test_block_plots_and_residual_widget(one_thread):
     plt.close("all")
     assert residual_summary(8, True).startswith("residual, 8 layers")
     widget = residual_stack_explorer(depth=8, residual=True)
-    (depth, residual, norm), info, image = widget.children[0].children, widget.children[1], widget.children[2]
+    (depth, residual, norm, init), info, image = widget.children[0].children, widget.children[1], widget.children[2]
     before_info, before_image = info.value, image.value
     residual.value = False
     assert "plain, 8 layers" in info.value and image.value != before_image
@@ -188,3 +235,7 @@ def test_block_plots_and_residual_widget(one_thread):
     assert "16 layers" in info.value
     norm.value = True
     assert "pre-norm" in info.value
+    before_image = image.value
+    init.value = "he"
+    assert "He init" in info.value and image.value != before_image
+    assert residual_summary(8, False, init="he").startswith("plain, He init, 8 layers")
