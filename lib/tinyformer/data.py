@@ -36,7 +36,7 @@ from .ko_en import held_out_pairs, ko_en_length_split, ko_en_splits, make_ko_en_
 from .masks import causal_mask, combine_masks, padding_mask
 
 __all__ = [
-    "make_ko_en_pairs", "ko_en_splits", "ko_en_length_split", "held_out_pairs", "load_sentence_pairs", "download",
+    "make_ko_en_pairs", "ko_en_splits", "ko_en_length_split", "held_out_pairs", "load_sentence_pairs", "download", "sha256_of",
     "as_text", "encode_text", "encode_pair", "pad_sequences", "Batch", "make_batches",
 ]
 
@@ -131,7 +131,7 @@ def download(url: str, sha256: str, dest: str | os.PathLike, progress: bool = Tr
     if not url.startswith(("http://", "https://")):
         raise ValueError(f"url={url!r} must start with http:// or https://")
     dest, expected = Path(dest), sha256.lower()
-    if dest.exists() and _sha256_of(dest) == expected:
+    if dest.exists() and sha256_of(dest) == expected:
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
@@ -159,7 +159,8 @@ def _stream(response: Any, out: Any, name: str, progress: bool) -> str:
     return digest.hexdigest()
 
 
-def _sha256_of(path: Path) -> str:
+def sha256_of(path: Path) -> str:
+    """The SHA-256 of a file's bytes as hex, read in 64 KiB chunks (downloads check it)."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(1 << 16):

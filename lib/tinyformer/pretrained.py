@@ -44,6 +44,7 @@ from typing import Any, Mapping
 import torch
 from tqdm.auto import tqdm
 
+from .data import sha256_of
 from .model import GPT, GPT2_SIZES, GPTConfig
 from .utils import generated_dir
 
@@ -316,9 +317,9 @@ def download_resumable(url: str, dest: str | os.PathLike, sha256: str | None, pr
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise ValueError(f"url={url!r} must start with http:// or https://")
     dest = Path(dest)
-    if dest.is_file() and (sha256 is None or _sha256_of(dest) == sha256):
+    if dest.is_file() and (sha256 is None or sha256_of(dest) == sha256):
         if sha256 is None:
-            print(f"{dest}: already there, SHA-256 {_sha256_of(dest)} (not verified)")
+            print(f"{dest}: already there, SHA-256 {sha256_of(dest)} (not verified)")
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
@@ -375,12 +376,4 @@ def _fetch_to_part(url: str, part: Path, name: str, progress: bool) -> str:
     if length and received < length:  # http.client ends a cut transfer quietly, as if the file were complete
         raise ConnectionError(f"{url}: the connection closed after {have + received:,} of {have + length:,} bytes; "
                               f"call again to resume from {part}")
-    return digest.hexdigest()
-
-
-def _sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
     return digest.hexdigest()
