@@ -228,7 +228,7 @@ def test_block_plots_and_residual_widget(one_thread):
     assert residual_summary(8, True).startswith("residual, 8 layers")
     widget = residual_stack_explorer(depth=8, residual=True)
     (depth, residual, norm, init), info, image = widget.children[0].children, widget.children[1], widget.children[2]
-    before_info, before_image = info.value, image.value
+    before_image = image.value
     residual.value = False
     assert "plain, 8 layers" in info.value and image.value != before_image
     depth.value = 16

@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 from .decoding import beam_search, greedy_decode, strip_special
@@ -51,9 +50,6 @@ __all__ = [
 
 SPECIALS = ("<pad>", "<sos>", "<eos>")
 GREETING = ("안녕하세요, 만나서 반가워요", "hey, good to know you")
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
 def default_checkpoint_path() -> Path:
     """Where notebook 07 saves its translator and notebook 08 finds it (`tinyformer.utils.generated_dir()`)."""
     return generated_dir() / "translator-ko-en.pt"
