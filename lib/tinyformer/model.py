@@ -263,6 +263,11 @@ class GPT(nn.Module):
 
     def forward(self, idx: torch.Tensor, cache: KVCache | None = None, return_attention: bool = False):
         """idx (B, T) -> logits (B, T, V); with `cache`, idx holds only the tokens not fed yet."""
+        if cache is not None and not isinstance(cache, KVCache):  # e.g. targets passed where nanoGPT takes them
+            raise TypeError(f"cache must be a KVCache or None, got {type(cache).__name__}; GPT(idx) returns logits, "
+                            "compute the loss with F.cross_entropy")
+        if not isinstance(return_attention, bool):
+            raise TypeError(f"return_attention must be True or False, got {return_attention!r}")
         start = 0 if cache is None else cache.length
         _check_ids("idx", idx, self.config.block_size, start)
         T = idx.shape[1]
