@@ -156,7 +156,9 @@ def test_new_option_keeps_defaults():
     """Adding gelu_tanh changed nothing by default: GPTConfig's fields and a default GPT's state_dict keys."""
     assert GPTConfig(vocab_size=10).activation == "gelu"
     assert [f for f in GPTConfig.__dataclass_fields__] == ["vocab_size", "block_size", "d_model", "n_heads", "n_layers",
-                                                           "d_ff", "dropout", "activation", "tie_embeddings"]
+                                                           "d_ff", "dropout", "activation", "tie_embeddings",
+                                                           "attention", "attention_window"]
+    assert (GPTConfig(vocab_size=10).attention, GPTConfig(vocab_size=10).attention_window) == ("full", None)
     keys = ["tok_embed.weight", "pos_embed.weight", "blocks.0.self_attn.in_proj_weight", "blocks.0.self_attn.in_proj_bias",
             "blocks.0.self_attn.out_proj.weight", "blocks.0.self_attn.out_proj.bias", "blocks.0.ffn.linear1.weight",
             "blocks.0.ffn.linear1.bias", "blocks.0.ffn.linear2.weight", "blocks.0.ffn.linear2.bias", "blocks.0.norm1.weight",

@@ -20,7 +20,7 @@ import pickle
 import random
 import tempfile
 import zipfile
-from dataclasses import fields, is_dataclass
+from dataclasses import MISSING, fields, is_dataclass
 from pathlib import Path
 from collections.abc import Mapping
 from typing import Any, Iterable
@@ -30,7 +30,7 @@ import torch
 import torch.nn as nn
 
 __all__ = ["FORMAT", "ConfigMismatchError", "get_rng_state", "set_rng_state", "config_diff", "check_config",
-           "plain_data", "plain_metrics", "config_dict", "save_checkpoint", "read_checkpoint", "restore_checkpoint",
+           "plain_data", "plain_metrics", "config_dict", "fill_defaults", "save_checkpoint", "read_checkpoint", "restore_checkpoint",
            "load_checkpoint"]
 
 FORMAT = "tinyformer-checkpoint"   # written into every checkpoint (older ones are recognised by their keys)
@@ -145,6 +145,25 @@ def config_dict(config: Any, name: str = "config") -> dict[str, Any] | None:
     raise TypeError(f"{name} must be a dataclass or a dict, got {type(config).__name__}")
 
 
+def fill_defaults(saved: dict[str, Any] | None, config: Any) -> dict[str, Any] | None:
+    """`saved` with every field of `config`'s dataclass it lacks set to that field's default.
+
+    A config field added later (e.g. GPTConfig.attention = "full") is missing from older checkpoints;
+    they were made with what is now its default, so they compare equal to a config left at it.
+    Fields without a default, and configs that are not dataclasses, are left as they are.
+    """
+    if saved is None or not (is_dataclass(config) and not isinstance(config, type)):
+        return saved
+    filled = dict(saved)
+    for f in fields(config):
+        if f.name not in filled:
+            if f.default is not MISSING:
+                filled[f.name] = plain_data(f.default, f.name)
+            elif f.default_factory is not MISSING:
+                filled[f.name] = plain_data(f.default_factory(), f.name)
+    return filled
+
+
 def _plain(value: Any) -> Any:
     """Tuples become lists, so a config compares equal after a save/load round trip."""
     if isinstance(value, (list, tuple)):
@@ -169,8 +188,10 @@ def check_config(path: str | os.PathLike, what: str, saved: dict[str, Any] | Non
                  advice: str, ignore: Iterable[str] = ()) -> None:
     """Raise ConfigMismatchError naming every field where `current` differs from the `saved` config.
 
-    Nothing is checked when either is None (a checkpoint written before that config was saved).
+    Nothing is checked when either is None (a checkpoint written before that config was saved); a
+    field the saved config lacks is taken at its default (`fill_defaults`).
     """
+    saved = fill_defaults(saved, current)
     current = config_dict(current, what.replace(" ", "_"))
     if saved is None or current is None:
         return

@@ -29,7 +29,7 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-from tinyformer.checkpoint import read_checkpoint, restore_checkpoint, save_checkpoint
+from tinyformer.checkpoint import fill_defaults, read_checkpoint, restore_checkpoint, save_checkpoint
 from tinyformer.corpus import python_docs_split
 from tinyformer.data import encode_text
 from tinyformer.distributed import init_distributed, rank_and_world
@@ -256,6 +256,13 @@ def _recipe_dict(recipe: LMRecipe) -> dict:
     return d
 
 
+def _saved_recipe(saved: object, recipe: LMRecipe) -> object:
+    """A saved recipe dict with the model fields added since it was saved at their defaults (e.g. attention)."""
+    if isinstance(saved, dict) and isinstance(saved.get("model"), dict):
+        saved = {**saved, "model": fill_defaults(saved["model"], recipe.model)}
+    return saved
+
+
 def load_gpt(path: str | Path = DEFAULT_CHECKPOINT) -> tuple[GPT, BPETokenizer, dict]:
     """(model in eval mode, tokenizer, extra) from `save_gpt`'s files.
 
@@ -303,7 +310,7 @@ def load_or_train_gpt(
     path = Path(path)
     if path.is_file() and _tokenizer_path(path).is_file():
         model, tokenizer, extra = load_gpt(path)
-        if extra.get("recipe") == _recipe_dict(recipe) and not retrain:
+        if _saved_recipe(extra.get("recipe"), recipe) == _recipe_dict(recipe) and not retrain:
             return model, tokenizer, extra
     elif path.is_file():
         read_checkpoint(path)  # a file that is not ours raises here instead of being overwritten

@@ -5,6 +5,8 @@ Transformer: src ids -> embeddings (x sqrt(C)) + positions -> N encoder layers -
              cross-attention on memory) -> final norm -> linear -> logits over the target vocabulary.
 GPT:         ids -> token + learned position embeddings -> N causal blocks -> final norm -> logits
              (Radford et al., 2019), the output layer tied to the token embedding by default.
+             `GPTConfig.attention` swaps the blocks' self-attention for a sliding window or linear
+             attention (tinyformer.cheap_attention); the KV cache works with all three.
              `GPTConfig.gpt2(size)` is GPT-2's shape; `tinyformer.pretrained.load_gpt2` loads its weights.
 
 Both stacks end with a LayerNorm in both pre-norm and post-norm mode, as `nn.Transformer` does.
@@ -24,6 +26,7 @@ import torch
 from torch import nn
 
 from .attention import KVCache, MultiHeadAttention
+from .cheap_attention import ATTENTION_KINDS, build_attention
 from .dropout import Dropout
 from .embeddings import LearnedPositionalEmbedding, SinusoidalPositionalEncoding, TokenEmbedding
 from .layers import ACTIVATIONS, DecoderLayer, EncoderLayer, FeedForward, LayerNorm
@@ -71,6 +74,11 @@ class GPTConfig:
     dropout: float = 0.0
     activation: str = "gelu"  # or "gelu_tanh" (GPT-2's approximation), "relu"
     tie_embeddings: bool = True
+    # Self-attention of every block: "full" (causal MultiHeadAttention), "window" (SlidingWindowAttention,
+    # each query sees the `attention_window` most recent positions) or "linear" (LinearAttention);
+    # see tinyformer.cheap_attention. A checkpoint saved before these fields existed is "full", None.
+    attention: str = "full"
+    attention_window: int | None = None  # required for "window", None otherwise
 
     @classmethod
     def gpt2(cls, size: str = "small", dropout: float = 0.0) -> "GPTConfig":
@@ -99,6 +107,20 @@ def _validate_config(config, ints: tuple[str, ...]) -> None:
         raise ValueError(f"dropout={config.dropout!r} must be a number in [0, 1)")
     if config.activation not in ACTIVATIONS:
         raise ValueError(f"activation={config.activation!r} is not supported; choose one of {sorted(ACTIVATIONS)}")
+
+
+def _validate_attention(config: "GPTConfig") -> None:
+    """attention is one of ATTENTION_KINDS; attention_window a positive int for "window", None otherwise."""
+    kind, window = config.attention, config.attention_window
+    if kind not in ATTENTION_KINDS:
+        raise ValueError(f"attention={kind!r} is not supported; choose one of {', '.join(ATTENTION_KINDS)}")
+    if kind == "window":
+        if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+            raise ValueError(f'attention_window={window!r}: attention="window" needs a positive int '
+                             "(the positions each query sees, itself included)")
+    elif window is not None:
+        raise ValueError(f'attention_window={window!r} is only used with attention="window" '
+                         f"(attention={kind!r}); leave it None")
 
 
 def _check_ids(name: str, ids: object, max_len: int, start: int = 0) -> None:
@@ -235,6 +257,7 @@ class GPT(nn.Module):
     def __init__(self, config: GPTConfig):
         super().__init__()
         _validate_config(config, ("vocab_size", "block_size", "d_model", "n_heads", "n_layers", "d_ff"))
+        _validate_attention(config)
         c = self.config = config
         self.tok_embed = TokenEmbedding(c.vocab_size, c.d_model)
         self.pos_embed = LearnedPositionalEmbedding(c.block_size, c.d_model)
@@ -242,6 +265,11 @@ class GPT(nn.Module):
         self.blocks = nn.ModuleList(
             EncoderLayer(c.d_model, c.n_heads, c.d_ff, c.dropout, c.activation, norm_first=True) for _ in range(c.n_layers)
         )
+        if c.attention != "full":  # same parameters and names, another way to attend; swapped before the init
+            with torch.random.fork_rng(devices=[]):  # the swap draws no numbers: same seed, same weights as "full"
+                for block in self.blocks:
+                    block.self_attn = build_attention(c.attention, c.d_model, c.n_heads, dropout=c.dropout,
+                                                      window=c.attention_window)
         self.norm = LayerNorm(c.d_model)
         self.lm_head = nn.Linear(c.d_model, c.vocab_size, bias=False)  # C -> V
         self.apply(self._init_weights)

@@ -48,7 +48,7 @@ import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from .checkpoint import (ConfigMismatchError, config_dict, config_diff, get_rng_state, plain_metrics,
+from .checkpoint import (ConfigMismatchError, config_dict, config_diff, fill_defaults, get_rng_state, plain_metrics,
                          read_checkpoint, restore_checkpoint, save_checkpoint, set_rng_state)
 from .distributed import broadcast_object, check_environment, gather_objects, rank_and_world, shard, to_device
 
@@ -253,6 +253,7 @@ def check_resume(path: str | os.PathLike, config: TrainConfig, *, model_config: 
     for saved, now, ignore in ((state.get("model_config"), model_config, ()),
                                (state.get("train_config"), config, RESUME_MAY_CHANGE),
                                (state.get("run_config"), run_config, ())):
+        saved = fill_defaults(saved, now)  # a field added since the save: the checkpoint used its default
         now = config_dict(now)
         if saved is not None and now is not None:
             diff += [d for d in config_diff(saved, now, ignore) if d not in diff]
