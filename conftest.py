@@ -1,35 +1,75 @@
-"""Repository-wide pytest setup: the other-CPU check first, and a closing table of time per file.
+"""Repository-wide pytest setup: the other-CPU check in the background, and a closing table of time per file.
 
-tests/test_other_cpu.py runs first: it runs nbval on every training notebook with another CPU's
-kernels and leaves the models it trained in data/generated/ (when none are saved), so the browser
-check loads them instead of training again; nbval in this process skips the notebooks it checked.
+tests/test_other_cpu.py runs nbval on every training notebook with another CPU's kernels, in two
+background processes started right after collection (they train while the unit tests run); its test
+joins them after the unit tests and leaves the models they trained in data/generated/ (when none are
+saved), so the browser check, last, loads them instead of training again. nbval in this process
+skips the notebooks the other-CPU check compares.
 The suite must stay under 15 minutes on 2 cores (CONTRIBUTING.md); the closing table says which
 notebook or test file to look at when it grows.
 """
 
 from __future__ import annotations
 
+import shutil
+
 from collections import defaultdict
+from pathlib import Path
 
 import pytest
+import torch
 
 _seconds: dict[str, float] = defaultdict(float)
 
 
+OTHER_CPU_TEST = "tests/test_other_cpu.py::test_training_notebooks_pass_with_other_kernels"
+
+
 @pytest.hookimpl(trylast=True)  # after -m / -k have deselected what they deselect
 def pytest_collection_modifyitems(session, config, items) -> None:
-    first = [item for item in items if item.nodeid.startswith("tests/test_other_cpu.py")]
-    items[:] = first + [item for item in items if item not in first]
-    # The other-CPU check runs nbval on the training notebooks (with other kernels, in subprocesses);
-    # when it is part of this run, nbval does not check them a second time here. Their asserts still
-    # run with this machine's kernels in the browser check, which executes every notebook.
-    other_cpu = [item for item in first if item.name == "test_training_notebooks_pass_with_other_kernels"]
-    if other_cpu:
-        checked = {nb for group in other_cpu[0].module.GROUPS for nb in group}
-        twice = [item for item in items if item.nodeid.split("::")[0] in checked]
-        if twice:
-            config.hook.pytest_deselected(items=twice)
-            items[:] = [item for item in items if item not in twice]
+    other_cpu = [item for item in items if item.nodeid == OTHER_CPU_TEST]
+    if not other_cpu:
+        return
+    # The other-CPU check runs nbval on the training notebooks (other kernels, in subprocesses), so
+    # nbval here does not check them a second time; their asserts still run with this machine's
+    # kernels in the browser check, which executes every notebook.
+    checked = {nb for group in other_cpu[0].module.GROUPS for nb in group}
+    twice = [item for item in items if item.nodeid.split("::")[0] in checked]
+    if twice:
+        config.hook.pytest_deselected(items=twice)
+    # Order: everything else, then the other-CPU check (joining its background runs), then the
+    # browser check, which loads the models those runs trained.
+    browser = [item for item in items if item.nodeid.startswith("tests/browser/")]
+    rest = [item for item in items if item not in twice and item not in browser and item not in other_cpu]
+    items[:] = rest + other_cpu + browser
+
+
+def pytest_collection_finish(session) -> None:
+    """Start the other-CPU nbval runs now, so they train while the unit tests run (2 cores, both busy)."""
+    import tempfile
+
+    config = session.config
+    other_cpu = [item for item in session.items if item.nodeid == OTHER_CPU_TEST]
+    if config.option.collectonly or not other_cpu:
+        return
+    workdir = Path(tempfile.mkdtemp(prefix="tinyformer-other-cpu-"))
+    config.other_cpu_runs = other_cpu[0].module.OtherCpuRuns(Path(__file__).resolve().parent, workdir)
+    # Three processes share two cores: one torch thread here, so none of them spins waiting for a core.
+    config.other_cpu_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+
+
+def pytest_runtest_setup(item) -> None:
+    threads = getattr(item.config, "other_cpu_threads", None)
+    if item.nodeid == OTHER_CPU_TEST and threads:
+        torch.set_num_threads(threads)  # the background runs end in this test
+
+
+def pytest_unconfigure(config) -> None:
+    runs = getattr(config, "other_cpu_runs", None)
+    if runs is not None:
+        runs.stop()  # an interrupted or failed session leaves no training process behind
+        shutil.rmtree(runs.workdir, ignore_errors=True)
 
 
 def pytest_runtest_logreport(report) -> None:

@@ -9,11 +9,12 @@ on the training notebooks in a fresh process, training afresh in a temporary fol
 data/generated/ are not used). The browser check runs the same notebooks, asserts included, with this
 machine's own kernels: two kernel settings in all.
 
-Training notebooks 07 and 08 twice (here and in the main run) would cost minutes of the suite's
-15-minute budget, so this test runs first (the root conftest.py puts it there) and, when it passes,
-leaves the models it trained in data/generated/ where none are saved yet: the browser check then loads
-them. nbval in the main run skips these notebooks when this test is part of it (conftest.py): their
-stored outputs were just compared here.
+Training the notebooks' models twice (here and in the main run) would cost minutes of the suite's
+15-minute budget. So in a whole-suite run the root conftest.py starts these nbval processes in the
+background at the start, while the unit tests run; this test joins them after the unit tests and
+before the browser check, and leaves the models they trained in data/generated/ where none are saved
+yet: the browser check then loads them. nbval in the main run skips these notebooks when this test
+is part of it: their stored outputs are compared here.
 """
 
 from __future__ import annotations
@@ -70,27 +71,43 @@ def test_the_other_cpu_setting_really_changes_float_results():
     assert other[1] != native[1], "the same bits under both settings: the kernels were not switched"
 
 
-@pytest.mark.slow
-def test_training_notebooks_pass_with_other_kernels(tmp_path, repo_root):
-    runs = []
-    for i, notebooks in enumerate(GROUPS):
-        env = clean_env(**OTHER_CPU, TINYFORMER_GENERATED_DIR=str(tmp_path / f"generated{i}"))
-        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *notebooks]
-        log = open(tmp_path / f"group{i}.log", "w+")
-        runs.append((subprocess.Popen(cmd, cwd=repo_root, env=env, stdout=log, stderr=subprocess.STDOUT), log))
-    try:
-        for proc, log in runs:
-            code = proc.wait()
-            log.seek(0)
-            assert code == 0, f"nbval with {OTHER_CPU} failed ({proc.args[-3:]}):\n{log.read()[-6000:]}"
-    finally:
-        for proc, log in runs:
-            if proc.poll() is None:  # the other group, when one failed
+class OtherCpuRuns:
+    """The groups' nbval processes, started in the background; `wait()` joins them and reports."""
+
+    def __init__(self, repo_root: Path, workdir: Path) -> None:
+        self.workdir = workdir
+        self.runs = []
+        for i, notebooks in enumerate(GROUPS):
+            env = clean_env(**OTHER_CPU, TINYFORMER_GENERATED_DIR=str(workdir / f"generated{i}"))
+            cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *notebooks]
+            log = open(workdir / f"group{i}.log", "w+")
+            self.runs.append((subprocess.Popen(cmd, cwd=repo_root, env=env, stdout=log, stderr=subprocess.STDOUT), log))
+
+    def wait(self) -> None:
+        try:
+            for proc, log in self.runs:
+                code = proc.wait()
+                log.seek(0)
+                assert code == 0, f"nbval with {OTHER_CPU} failed ({proc.args[-3:]}):\n{log.read()[-6000:]}"
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        for proc, log in self.runs:
+            if proc.poll() is None:  # the other group when one failed, or an interrupted session
                 proc.kill()
                 proc.wait()
             log.close()
+
+
+@pytest.mark.slow
+def test_training_notebooks_pass_with_other_kernels(request, tmp_path, repo_root):
+    # In a whole-suite run the root conftest.py started these runs at the beginning, so they train
+    # while the unit tests run; run alone, this test starts them itself.
+    runs = getattr(request.config, "other_cpu_runs", None) or OtherCpuRuns(repo_root, tmp_path)
+    runs.wait()
     for i in range(len(GROUPS)):
-        share_trained_models(tmp_path / f"generated{i}")
+        share_trained_models(runs.workdir / f"generated{i}")
 
 
 def share_trained_models(trained: Path) -> None:
