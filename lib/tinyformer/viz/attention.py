@@ -5,6 +5,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import torch
 
+from .style import font_size
+
 __all__ = ["describe_query_attention", "plot_attention_heatmap", "plot_query_attention", "plot_scaling_effect"]
 
 
@@ -35,14 +37,14 @@ def plot_attention_heatmap(weights: torch.Tensor, query_tokens: list[str], key_t
         _, ax = plt.subplots(figsize=(0.55 * len(key_tokens) + 2, 0.45 * len(query_tokens) + 1.2))
     w = weights.detach().float()
     ax.imshow(w.numpy(), cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(len(key_tokens)), [f"{t}\n#{j}" for j, t in enumerate(key_tokens)], fontsize=8)
-    ax.set_yticks(range(len(query_tokens)), [f"#{i} {t}" for i, t in enumerate(query_tokens)], fontsize=8)
+    ax.set_xticks(range(len(key_tokens)), [f"{t}\n#{j}" for j, t in enumerate(key_tokens)])
+    ax.set_yticks(range(len(query_tokens)), [f"#{i} {t}" for i, t in enumerate(query_tokens)])
     ax.set_xlabel("key (attended to)")
     ax.set_ylabel("query")
     if annotate and w.numel() <= 400:
         for i in range(w.shape[0]):
             for j in range(w.shape[1]):
-                ax.text(j, i, f"{w[i, j]:.2f}", ha="center", va="center", fontsize=7,
+                ax.text(j, i, f"{w[i, j]:.2f}", ha="center", va="center", fontsize=font_size(0.8),
                         color="white" if w[i, j] > 0.6 else "black")
     if highlight is not None:
         ax.add_patch(plt.Rectangle((-0.5, highlight - 0.5), w.shape[1], 1, fill=False, ec="C3", lw=2))
@@ -57,7 +59,7 @@ def plot_query_attention(weights: torch.Tensor, tokens: list[str], query: int):
     fig, (ax_bar, ax_map) = plt.subplots(1, 2, figsize=(10, 3.4), gridspec_kw={"width_ratios": [1.2, 1]})
     row = weights[query].detach().float().numpy()
     ax_bar.bar(range(len(tokens)), row, color=["C3" if j == query else "C0" for j in range(len(tokens))])
-    ax_bar.set_xticks(range(len(tokens)), tokens, fontsize=9)
+    ax_bar.set_xticks(range(len(tokens)), tokens)
     ax_bar.set_ylim(0, 1)
     ax_bar.set_ylabel("attention weight")
     ax_bar.set_title(f"where {tokens[query]!r} (#{query}) looks")

@@ -119,7 +119,7 @@ def plot_parameter_breakdown(counts: dict[str, dict[str, int]], title: str = "wh
         left = [a + b for a, b in zip(left, vals)]
     ax.set_xlabel("parameters (millions)")
     ax.set_title(title)
-    ax.legend(ncol=len(kinds), fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.08))
+    ax.legend(ncol=len(kinds), loc="lower center", bbox_to_anchor=(0.5, 1.08))
     ax.invert_yaxis()
     fig.tight_layout()
     return fig

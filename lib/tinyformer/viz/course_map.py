@@ -25,11 +25,13 @@ from tinyformer.embeddings import TokenEmbedding, sinusoidal_positional_encoding
 from tinyformer.masks import causal_mask
 
 from .fonts import font_has
+from .style import MIN_FONT_PT, font_size
 
 __all__ = [
     "STAGES",
     "STAGE_NOTEBOOKS",
     "STAGE_FIGSIZES",
+    "stage_figsize",
     "PipelineTrace",
     "utf8_bytes",
     "token_pieces",
@@ -197,21 +199,45 @@ def _shown(label: str) -> str:
     return "".join(c if c in "␣⏎<>" or font_has(c) else "?" for c in label)
 
 
-def _box(ax, x0: float, y0: float, w: float, h: float, text: str, color, fontsize: float = 9) -> None:
+def _box(ax, x0: float, y0: float, w: float, h: float, text: str, color, fontsize: float | None = None) -> None:
     ax.add_patch(plt.Rectangle((x0 + 0.04, y0), w - 0.08, h, facecolor=color, edgecolor="0.3", lw=0.8))
-    ax.text(x0 + w / 2, y0 + h / 2, text, ha="center", va="center", fontsize=fontsize)
+    _cell_text(ax, x0 + w / 2, y0 + h / 2, text, fontsize)
 
 
-def _fit(label: str, n_cells: int, total_cells: int, ax, largest: float = 9) -> float:
-    """A font size at which `label` fits in `n_cells` of the `total_cells` across the axes."""
+def _cell_text(ax, x: float, y: float, text: str, fontsize: float | None, **kw) -> None:
+    """Text centred at (x, y); `fontsize=None` (it does not fit across its cells) writes it upright at the minimum size."""
+    rotation = 0 if fontsize is not None else 90
+    ax.text(x, y, text, ha="center", va="center", fontsize=fontsize or MIN_FONT_PT, rotation=rotation, **kw)
+
+
+def _fit(label: str, n_cells: int, total_cells: int, ax, largest: float = 9) -> float | None:
+    """A font size (points) at which `label` fits across `n_cells` of the `total_cells` of the axes.
+
+    `largest` is relative to a 10 pt figure font (the style scales it); None when even MIN_FONT_PT does
+    not fit, so the caller turns the label upright instead of shrinking it below readable.
+    """
     width_pt = ax.figure.get_figwidth() * 72 * ax.get_position().width  # the axes' width in points
-    return max(4.0, min(largest, width_pt * n_cells / max(total_cells, 1) / (0.62 * max(len(label), 1))))
+    fits = width_pt * n_cells / max(total_cells, 1) / (0.7 * max(len(label), 1))
+    size = min(font_size(largest / 10), fits)
+    return size if size >= MIN_FONT_PT else None
 
 
-def _new_ax(ax, stage: str = "bytes"):
+def stage_figsize(trace: PipelineTrace, stage: str) -> tuple[float, float]:
+    """(width, height) in inches for one stage, grown with the sentence so its labels stay >= MIN_FONT_PT."""
+    w, h = STAGE_FIGSIZES[stage]
+    T = len(trace.tokens)
+    row = 1.6 * max(plt.rcParams["xtick.labelsize"], plt.rcParams["ytick.labelsize"], MIN_FONT_PT) / 72  # inches
+    if stage == "vectors":
+        h = max(h, row * T + 1.2)
+    elif stage == "attention":
+        w, h = max(w, row * T + 2.6), max(h, row * T + 1.6)
+    return w, h
+
+
+def _new_ax(ax, stage: str = "bytes", trace: PipelineTrace | None = None):
     if ax is not None:
         return ax.figure, ax
-    return plt.subplots(figsize=STAGE_FIGSIZES[stage])
+    return plt.subplots(figsize=STAGE_FIGSIZES[stage] if trace is None else stage_figsize(trace, stage))
 
 
 def draw_bytes(trace: PipelineTrace | str, ax=None) -> Figure:
@@ -246,10 +272,10 @@ def draw_tokens(trace: PipelineTrace, ax=None) -> Figure:
             col += 1
         start, label = col - len(piece), _shown(piece_label(piece))
         _box(ax, start, 1.1, len(piece), 0.9, label, color, _fit(label, len(piece), total, ax))
-        ax.text(start + len(piece) / 2, 2.25, str(i), ha="center", va="center", fontsize=_fit(str(i), len(piece), total, ax, 8), color="0.25")
+        _cell_text(ax, start + len(piece) / 2, 2.4, str(i), _fit(str(i), len(piece), total, ax, 8), color="0.25")
     ax.set_xlim(0, max(col, 1))
-    ax.set_ylim(-0.1, 2.5)
-    ax.set_yticks([0.45, 1.55, 2.25], ["bytes", "tokens", "ids"])
+    ax.set_ylim(-0.1, 2.75)
+    ax.set_yticks([0.45, 1.55, 2.4], ["bytes", "tokens", "ids"])
     ax.set_xticks([])
     ax.set_title(f"{trace.n_bytes} bytes -> {len(trace.tokens)} tokens")
     ax.spines[:].set_visible(False)
@@ -258,10 +284,10 @@ def draw_tokens(trace: PipelineTrace, ax=None) -> Figure:
 
 def draw_vectors(trace: PipelineTrace, ax=None) -> Figure:
     """Each token's input vector (token embedding + position), one row per token."""
-    fig, ax = _new_ax(ax)
+    fig, ax = _new_ax(ax, "vectors", trace)
     lim = float(trace.x.abs().max())
     im = ax.imshow(trace.x.numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
-    ax.set_yticks(range(len(trace.tokens)), [_shown(s) for s in trace.labels], fontsize=8)
+    ax.set_yticks(range(len(trace.tokens)), [_shown(s) for s in trace.labels])
     ax.set_xlabel(f"dimension (d_model = {trace.x.shape[1]})")
     ax.set_title("tokens -> vectors: token embedding + position (random, untrained)")
     fig.colorbar(im, ax=ax, fraction=0.03)
@@ -270,14 +296,14 @@ def draw_vectors(trace: PipelineTrace, ax=None) -> Figure:
 
 def draw_attention(trace: PipelineTrace, ax=None) -> Figure:
     """The causal attention weights: row t shows how much token t takes from each earlier token."""
-    fig, ax = _new_ax(ax, "attention")
+    fig, ax = _new_ax(ax, "attention", trace)
     im = ax.imshow(trace.weights.numpy(), cmap="Blues", vmin=0, vmax=1)
     labels = [_shown(s) for s in trace.labels]
-    ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=7)
-    ax.set_yticks(range(len(labels)), labels, fontsize=7)
+    ax.set_xticks(range(len(labels)), labels, rotation=90)
+    ax.set_yticks(range(len(labels)), labels)
     ax.set_xlabel("key (looked at)")
     ax.set_ylabel("query (looking)")
-    ax.set_title("attention weights (untrained; each row sums to 1)", fontsize=10)
+    ax.set_title("attention weights (untrained; each row sums to 1)")
     fig.colorbar(im, ax=ax, fraction=0.03)
     return fig
 
@@ -289,10 +315,10 @@ def draw_next_token(trace: PipelineTrace, tokenizer: Tokenizer | None = None, k:
     names = [_shown(piece_label(tokenizer.token_bytes(i))) if tokenizer else str(i) for i, _ in top]
     ax.bar(range(len(top)), [p for _, p in top], color="#7aa6d6")
     ax.axhline(1 / len(trace.probs), color="0.3", ls="--", lw=1, label=f"uniform 1/V = {1 / len(trace.probs):.4f}")
-    ax.set_xticks(range(len(top)), names, rotation=45, fontsize=8)
+    ax.set_xticks(range(len(top)), names, rotation=45)
     ax.set_ylabel("probability")
-    ax.set_title(f"next token after {trace.labels[-1]!r} (untrained: a random guess)", fontsize=10)
-    ax.legend(fontsize=8)
+    ax.set_title(f"next token after {trace.labels[-1]!r} (untrained: a random guess)")
+    ax.legend()
     return fig
 
 
@@ -308,7 +334,10 @@ def draw_stage(trace: PipelineTrace, stage: str, tokenizer: Tokenizer | None = N
 
 def draw_pipeline(trace: PipelineTrace, tokenizer: Tokenizer | None = None) -> Figure:
     """All stages on one page, top to bottom."""
-    fig, axes = plt.subplots(len(STAGES), 1, figsize=(8, 2.6 * len(STAGES)), gridspec_kw={"height_ratios": [1, 1, 1.3, 2.2, 1.3]})
+    sizes = [stage_figsize(trace, stage) for stage in STAGES]
+    heights = [h for _, h in sizes]
+    fig, axes = plt.subplots(len(STAGES), 1, figsize=(max(w for w, _ in sizes) + 1, sum(heights) * 0.95),
+                             gridspec_kw={"height_ratios": heights})
     for stage, ax in zip(STAGES, axes):
         draw_stage(trace, stage, tokenizer, ax=ax)
     fig.tight_layout()

@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import torch
 
 from ..embeddings import sinusoidal_positional_encoding
+from .style import font_size
 
 __all__ = [
     "pe_wavelength",
@@ -94,7 +95,7 @@ def plot_word_vectors_2d(vectors: torch.Tensor, words: list[str], arrows: list[t
     fig, ax = plt.subplots(figsize=(5.5, 4))
     ax.scatter(xy[:, 0], xy[:, 1], s=12)
     for w, (px, py) in pos.items():
-        ax.annotate(w, (px, py), fontsize=9, xytext=(3, 3), textcoords="offset points")
+        ax.annotate(w, (px, py), fontsize=font_size(0.9), xytext=(3, 3), textcoords="offset points")
     for a, b in arrows:
         ax.annotate("", xy=pos[b], xytext=pos[a], arrowprops=dict(arrowstyle="->", color="C3"))
     ax.set_title("word vectors, first two principal components")

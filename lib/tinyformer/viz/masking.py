@@ -43,8 +43,8 @@ def plot_mask(mask: torch.Tensor, tokens: list[str], ax=None, title: str = "mask
     if ax is None:
         _, ax = plt.subplots(figsize=(3.5, 3.2))
     ax.imshow(mask.numpy(), cmap="Greens", vmin=-0.3, vmax=1.0)
-    ax.set_xticks(range(len(tokens)), tokens, rotation=45, fontsize=8)
-    ax.set_yticks(range(mask.shape[0]), tokens[: mask.shape[0]], fontsize=8)
+    ax.set_xticks(range(len(tokens)), tokens, rotation=45)
+    ax.set_yticks(range(mask.shape[0]), tokens[: mask.shape[0]])
     ax.set_xlabel("key")
     ax.set_ylabel("query")
     ax.set_title(title)

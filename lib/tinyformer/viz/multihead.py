@@ -61,11 +61,11 @@ def plot_head(weights: torch.Tensor, tokens: list[str], head: int, ax=None):
         _, ax = plt.subplots(figsize=(4.2, 3.8))
     ax.imshow(weights[head].detach().float().numpy(), cmap="Blues", vmin=0, vmax=1)
     T = len(tokens)
-    ax.set_xticks(range(T), [f"{t}\n#{j}" for j, t in enumerate(tokens)], fontsize=8)
-    ax.set_yticks(range(T), [f"#{i} {t}" for i, t in enumerate(tokens)], fontsize=8)
+    ax.set_xticks(range(T), [f"{t}\n#{j}" for j, t in enumerate(tokens)])
+    ax.set_yticks(range(T), [f"#{i} {t}" for i, t in enumerate(tokens)])
     ax.set_xlabel("key")
     ax.set_ylabel("query")
-    ax.set_title(describe_head(weights, head).split(": ", 1)[1].replace(" with average weight", ",\nweight"), fontsize=9)
+    ax.set_title(describe_head(weights, head).split(": ", 1)[1].replace(" with average weight", ",\nweight"))
     return ax
 
 
@@ -82,7 +82,7 @@ def plot_head_grid(weights: torch.Tensor, tokens: list[str], title: str | None =
             ax.axis("off")
             continue
         plot_head(weights, tokens, h, ax=ax)
-        ax.set_title(f"head {h}\n" + ax.get_title(), fontsize=8)
+        ax.set_title(f"head {h}\n" + ax.get_title())
     if title:
         fig.suptitle(title)
     fig.tight_layout()

@@ -119,11 +119,11 @@ def plot_distribution(
     ax.bar(x, view.base_probs, color=BASE_COLOR, width=0.85, label="model (T=1, no filter)")
     colors = [KEPT_COLOR if kept else "#a0aec0" for kept in view.kept]
     ax.bar(x, view.probs, color=colors, width=0.45, label="after the knobs")
-    ax.set_xticks(list(x), _labels(view, decode), rotation=60, ha="right", fontsize=8, family="monospace")
+    ax.set_xticks(list(x), _labels(view, decode), rotation=60, ha="right", family="monospace")
     ax.set_ylabel("probability")
     ax.set_ylim(0, 1)
-    ax.set_title(title or _summary(view), fontsize=10)
-    ax.legend(fontsize=8, loc="upper right")
+    ax.set_title(title or _summary(view))
+    ax.legend(loc="upper right")
     fig.tight_layout()
     return fig
 
@@ -136,8 +136,8 @@ def plot_temperature_bars(
     for ax, t in zip(axes, temperatures):
         view = distribution_view(logits, temperature=t, k=k)
         ax.bar(range(len(view.ids)), view.probs, color=KEPT_COLOR)
-        ax.set_xticks(range(len(view.ids)), _labels(view, decode), rotation=70, fontsize=7, family="monospace")
-        ax.set_title(f"T = {t}\nentropy {view.entropy:.2f} bits", fontsize=9)
+        ax.set_xticks(range(len(view.ids)), _labels(view, decode), rotation=70, family="monospace")
+        ax.set_title(f"T = {t}\nentropy {view.entropy:.2f} bits")
         ax.set_ylim(0, 1)
     axes[0].set_ylabel("probability")
     fig.tight_layout()
@@ -153,7 +153,7 @@ def plot_entropy_vs_temperature(logits: torch.Tensor, temperatures: Sequence[flo
     ax.axvline(1.0, color="grey", linestyle=":", label="T = 1: the model's own distribution")
     ax.set_xlabel("temperature T")
     ax.set_ylabel("entropy (bits)")
-    ax.legend(fontsize=8)
+    ax.legend()
     fig.tight_layout()
     return fig
 
@@ -187,21 +187,21 @@ def plot_cache_cost(context: int, n_layers: int = 4) -> Figure:
     ax1.plot(steps, [1] * len(steps), label="KV cache: only the new token", color=cached)
     ax1.set_xlabel("step t (tokens so far)")
     ax1.set_ylabel("positions this step")
-    ax1.set_title("positions through the projections and MLPs", fontsize=9)
-    ax1.legend(fontsize=8)
+    ax1.set_title("positions through the projections and MLPs")
+    ax1.legend()
     cumulative = [n * (n + 1) // 2 for n in steps]
     ax2.plot(steps, cumulative, color=no_cache, label="no cache: n(n+1)/2")
     ax2.plot(steps, steps, color=cached, label="KV cache: n")
     ax2.set_xlabel("tokens generated n")
     ax2.set_ylabel("positions in total")
-    ax2.set_title(f"the same in total (x {n_layers} layers)", fontsize=9)
-    ax2.legend(fontsize=8)
+    ax2.set_title(f"the same in total (x {n_layers} layers)")
+    ax2.legend()
     ax3.plot(steps, steps, color=cached, label="keys the new query attends to: t")
     ax3.plot(steps, [1] * len(steps), color=cached, linestyle="--",
              label="positions through the projections and MLPs: 1")
     ax3.set_xlabel("step t (tokens so far)")
     ax3.set_ylabel("per step and layer")
-    ax3.set_title("with the KV cache: attention still grows with t", fontsize=9)
-    ax3.legend(fontsize=8)
+    ax3.set_title("with the KV cache: attention still grows with t")
+    ax3.legend()
     fig.tight_layout()
     return fig

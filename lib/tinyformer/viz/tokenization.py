@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from tinyformer.tokenizer import BPETokenizer
 
 from .fonts import font_has
+from .style import MIN_FONT_PT, font_size
 
 __all__ = [
     "TOKEN_COLORS",
@@ -62,8 +63,12 @@ def merge_steps(tokenizer: BPETokenizer, text: str, steps: Sequence[int]) -> lis
     return out
 
 
-def draw_segmentation(tokens: Sequence[bytes], ax=None, width: float = 60.0, title: str | None = None, fontsize: float = 10):
-    """Tokens as colored boxes, left to right, wrapping after `width` characters; returns the axes."""
+def draw_segmentation(tokens: Sequence[bytes], ax=None, width: float = 60.0, title: str | None = None, fontsize: float | None = None):
+    """Tokens as colored boxes, left to right, wrapping after `width` characters; returns the axes.
+
+    `fontsize=None` follows the figure style (`tinyformer.viz.use_style`); never below MIN_FONT_PT.
+    """
+    fontsize = font_size(0.9) if fontsize is None else max(fontsize, MIN_FONT_PT)
     if ax is None:
         rows = _layout(tokens, width)[1]
         _, ax = plt.subplots(figsize=(9, 0.45 * rows + 0.5))
@@ -76,7 +81,7 @@ def draw_segmentation(tokens: Sequence[bytes], ax=None, width: float = 60.0, tit
     ax.set_ylim(-rows + 0.4, 0.6)
     ax.axis("off")
     if title:
-        ax.set_title(title, loc="left", fontsize=fontsize + 1)
+        ax.set_title(title, loc="left")
     return ax
 
 
@@ -97,7 +102,7 @@ def plot_segmentations(rows: dict[str, Sequence[bytes]], width: float = 60.0) ->
     heights = [_layout(tokens, width)[1] for tokens in rows.values()]
     fig, axes = plt.subplots(len(rows), 1, figsize=(9, 0.45 * sum(heights) + 0.55 * len(rows)), height_ratios=heights, squeeze=False)
     for ax, (title, tokens) in zip(axes[:, 0], rows.items()):
-        draw_segmentation(tokens, ax=ax, width=width, title=title, fontsize=9)
+        draw_segmentation(tokens, ax=ax, width=width, title=title)
     fig.tight_layout()
     return fig
 

@@ -78,8 +78,7 @@ def plot_cross_attention(src_tokens: Sequence[str], out_tokens: Sequence[str], w
     ax.set_yticks(range(len(out_tokens)), out_tokens)
     ax.set_xlabel("source (Korean) tokens")
     ax.set_ylabel("output (English) tokens")
-    ax.set_title(title or f"cross-attention{name}" + (", mean of heads" if head is None else f", head {head}"),
-                 fontsize=10)
+    ax.set_title(title or f"cross-attention{name}" + (", mean of heads" if head is None else f", head {head}"))
     fig.tight_layout()
     return fig
 
@@ -92,8 +91,8 @@ def plot_attention_heads(src_tokens: Sequence[str], out_tokens: Sequence[str], w
     fig, axes = plt.subplots(1, H, figsize=(2.6 * H + 1, 0.8 + 0.28 * len(out_tokens)), sharey=True)
     for h, ax in enumerate(np.atleast_1d(axes)):
         ax.imshow(w[h].numpy(), cmap="Blues", vmin=0, vmax=1, aspect="auto")
-        ax.set_xticks(range(len(src_tokens)), src_tokens, rotation=70, ha="right", fontsize=7)
-        ax.set_yticks(range(len(out_tokens)), out_tokens, fontsize=8)
-        ax.set_title(f"head {h}", fontsize=9)
+        ax.set_xticks(range(len(src_tokens)), src_tokens, rotation=70, ha="right")
+        ax.set_yticks(range(len(out_tokens)), out_tokens)
+        ax.set_title(f"head {h}")
     fig.tight_layout()
     return fig

@@ -12,7 +12,7 @@ import io
 import ipywidgets as widgets
 from matplotlib.figure import Figure
 
-from tinyformer.viz.course_map import STAGE_FIGSIZES, STAGE_NOTEBOOKS, STAGES, PipelineTrace, Tokenizer, draw_stage, trace_pipeline
+from tinyformer.viz.course_map import STAGE_NOTEBOOKS, STAGES, PipelineTrace, Tokenizer, draw_stage, stage_figsize, trace_pipeline
 
 __all__ = ["DEFAULT_SENTENCES", "course_map_widget", "stage_png", "stage_caption"]
 
@@ -23,9 +23,9 @@ DEFAULT_SENTENCES = {  # label -> sentence; the first is notebook 00's sentence
 }
 
 
-def stage_png(trace: PipelineTrace, stage: str, tokenizer: Tokenizer | None = None, dpi: int = 72) -> bytes:
-    """One stage drawn as PNG bytes (a Figure outside pyplot, so nothing is shown twice)."""
-    fig = Figure(figsize=STAGE_FIGSIZES.get(stage, (8.0, 3.0)))
+def stage_png(trace: PipelineTrace, stage: str, tokenizer: Tokenizer | None = None, dpi: int | None = None) -> bytes:
+    """One stage drawn as PNG bytes (a Figure outside pyplot, so nothing is shown twice); dpi None: the style's."""
+    fig = Figure(figsize=stage_figsize(trace, stage) if stage in STAGES else (8.0, 3.0), dpi=dpi)
     draw_stage(trace, stage, tokenizer, ax=fig.add_subplot())
     fig.tight_layout()
     buf = io.BytesIO()
@@ -52,7 +52,7 @@ def course_map_widget(
     stage: str = "tokens",
     d_model: int = 16,
     seed: int = 0,
-    dpi: int = 96,
+    dpi: int | None = None,
 ) -> widgets.VBox:
     """Toggle buttons for the stage, a dropdown for the sentence, a caption and the stage's figure.
 

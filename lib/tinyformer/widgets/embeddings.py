@@ -20,7 +20,7 @@ __all__ = ["positional_encoding_explorer", "figure_to_png"]
 def figure_to_png(fig) -> bytes:
     """Render a matplotlib figure to PNG bytes and close it."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=72)
+    fig.savefig(buf, format="png")  # at the figure style's dpi (tinyformer.viz.use_style)
     plt.close(fig)
     return buf.getvalue()
 

@@ -94,7 +94,7 @@ def translation_explorer(translator: Any):
                       f"<br>beam (4): <b>{html.escape(view['beam'])}</b>{unknown}")
         fig = plot_cross_attention(view["src_tokens"], view["out_tokens"], view["weights"])
         buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=72)
+        fig.savefig(buffer, format="png")  # at the figure style's dpi
         plt.close(fig)
         image.value = buffer.getvalue()
 
