@@ -1,0 +1,279 @@
+"""Slide metadata for the notebooks: present a notebook as a talk with jupyterlab-rise (RISE).
+
+Each cell's `metadata.slideshow.slide_type` says how RISE shows it: "slide" starts a new slide,
+"subslide" a new slide below it (reveal.js's vertical stack), "fragment" appears on the current slide
+at the next key press, "-" joins the current slide at once, "skip" is never shown and "notes" goes to
+the presenter view (key `t`).
+
+`apply` sets the types by rules, so re-running it gives the same metadata (idempotent):
+- a markdown cell that opens with a `#` or `##` heading starts a slide; `###` starts a subslide;
+- the setup cell (the first code cell, or any code cell that only imports) is skipped;
+- every other cell is a fragment of the current slide while the slide's estimated height stays
+  within `SLIDE_HEIGHT_PX` at `SLIDE_WIDTH_PX` wide, else it starts a subslide;
+- prose that does not fit on any slide (a markdown cell taller than a slide by itself) goes to notes.
+Heights are estimated from the stored source and outputs (lines, wrapped at the slide's width;
+images at their pixel size, shrunk to the width), calibrated against JupyterLab's rendering in
+Chromium (tests/browser/test_lecture.py measures the real thing). `check` is the hygiene rule.
+
+Command line: `python -m tinyformer.slides apply|check|summary notebooks/NN-*.ipynb ...`
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import json
+import struct
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = [
+    "IMAGE_MAX_PX", "SLIDE_TYPES", "SLIDE_WIDTH_PX", "SLIDE_HEIGHT_PX", "SECONDS_PER_STEP", "RISE_SETTINGS",
+    "Slide", "cell_height", "plan", "apply", "slides", "check", "main",
+]
+
+SLIDE_TYPES = ("slide", "subslide", "fragment", "-", "skip", "notes")
+SLIDE_WIDTH_PX = 1280
+SLIDE_HEIGHT_PX = 720
+SECONDS_PER_STEP = {"markdown": 40, "code": 50, "widget": 90}  # class time per shown cell (talk + run)
+# reveal's "white" theme ships its fonts (the default "simple" theme asks Google Fonts: not offline)
+RISE_SETTINGS = {"theme": "white", "transition": "none", "start_slideshow_at": "beginning", "scroll": True}
+
+_MARGIN = 60  # px: the slide's own padding and the cell prompts' spacing
+_TEXT_CHARS = 150  # characters of prose per line at 1280 px
+_CODE_CHARS = 125  # characters of code per line (monospace, after the prompt)
+_LINE = {"p": 19, "li": 22, "h1": 70, "h2": 50, "h3": 40, "code": 18.5, "out": 17}
+_WIDGET_PX = 420
+IMAGE_MAX_PX = 500  # notebooks/rise.css caps a figure's height on a slide (the notebook view is unchanged)  # a live widget's height when its stored static view cannot tell
+
+
+def _source(cell: dict) -> str:
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else src
+
+
+def _wrapped(line: str, width: int) -> int:
+    return max(1, -(-len(line) // width))
+
+
+def _png_size(data: str) -> tuple[int, int]:
+    raw = base64.b64decode(data[:64] if len(data) > 64 else data)
+    if raw[:8] != b"\x89PNG\r\n\x1a\n":
+        return (0, 0)
+    return struct.unpack(">II", raw[16:24])
+
+
+def _markdown_height(text: str) -> float:
+    h, in_code = 10.0, False
+    for line in text.splitlines():
+        s = line.strip()
+        if s.startswith("```"):
+            in_code = not in_code
+            h += 8
+            continue
+        if in_code:
+            h += _LINE["code"]
+        elif not s:
+            h += 8
+        elif s.startswith("# "):
+            h += _LINE["h1"]
+        elif s.startswith("## "):
+            h += _LINE["h2"]
+        elif s.startswith("#"):
+            h += _LINE["h3"]
+        elif s.startswith(("- ", "* ", "1. ", "2. ", "3. ", "4. ", "5. ", "6. ", "7. ", "8. ", "9. ")):
+            h += _LINE["li"] * _wrapped(s, _TEXT_CHARS - 6)
+        elif s.startswith("|"):
+            h += 30
+        elif s.startswith("$$"):
+            h += 40
+        else:
+            h += _LINE["p"] * _wrapped(s, _TEXT_CHARS)
+    return h
+
+
+def _output_height(out: dict) -> float:
+    kind = out.get("output_type")
+    if kind == "stream":
+        text = "".join(out.get("text", ""))
+        return sum(_LINE["out"] * _wrapped(line, _CODE_CHARS) for line in text.splitlines()) + 8
+    if kind == "error":
+        return 200.0
+    data = out.get("data", {})
+    if "application/vnd.jupyter.widget-view+json" in data:
+        return _WIDGET_PX
+    if "image/png" in data:
+        w, h = _png_size(data["image/png"])
+        width = out.get("metadata", {}).get("image/png", {}).get("width", w) or w
+        scale = min(1.0, (SLIDE_WIDTH_PX - 120) / max(width, 1))
+        return min(h * (width / max(w, 1)) * scale, IMAGE_MAX_PX) + 10
+    if "text/html" in data:
+        html = "".join(data["text/html"])
+        return 30 + 22 * html.count("<tr") + 20 * html.count("<br") + 20 * html.count("<p")
+    if "text/plain" in data:
+        text = "".join(data["text/plain"])
+        return sum(_LINE["out"] * _wrapped(line, _CODE_CHARS) for line in text.splitlines()) + 8
+    return 0.0
+
+
+def cell_height(cell: dict) -> float:
+    """The estimated height in px of `cell` as RISE draws it at SLIDE_WIDTH_PX wide (source + outputs)."""
+    if cell.get("cell_type") == "markdown":
+        return _markdown_height(_source(cell))
+    if cell.get("cell_type") != "code":
+        return 0.0
+    lines = _source(cell).splitlines() or [""]
+    h = 24 + sum(_LINE["code"] * _wrapped(line, _CODE_CHARS) for line in lines)
+    return h + sum(_output_height(o) for o in cell.get("outputs", []))
+
+
+def _is_setup(cell: dict, first_code: bool) -> bool:
+    """The notebook's setup cell: the first code cell saying "setup" or "import", or a cell of imports only."""
+    src = _source(cell)
+    first = src.lstrip().splitlines()[0].lower() if src.strip() else ""
+    try:
+        body = ast.parse(src).body
+    except SyntaxError:
+        return False
+    only_imports = bool(body) and all(isinstance(node, (ast.Import, ast.ImportFrom)) for node in body)
+    return only_imports or (first_code and first.startswith("#") and ("setup" in first or "import" in first))
+
+
+def _heading_level(cell: dict) -> int:
+    if cell.get("cell_type") != "markdown":
+        return 0
+    first = _source(cell).lstrip().split("\n", 1)[0]
+    hashes = len(first) - len(first.lstrip("#"))
+    return hashes if 0 < hashes <= 6 and first[hashes:hashes + 1] == " " else 0
+
+
+def plan(nb: dict) -> list[str]:
+    """The slide type of every cell of `nb` (a notebook's JSON as a dict), by the rules above."""
+    types: list[str] = []
+    budget = SLIDE_HEIGHT_PX - _MARGIN
+    used = 0.0
+    seen_code = False
+    for cell in nb["cells"]:
+        h = cell_height(cell)
+        level = _heading_level(cell)
+        if cell.get("cell_type") == "code":
+            setup = _is_setup(cell, not seen_code)
+            seen_code = True
+            if setup:
+                types.append("skip")
+                continue
+        if not types or all(t == "skip" for t in types) or level in (1, 2):
+            kind = "slide"
+        elif level >= 3 or used + h > budget:
+            kind = "subslide"
+        else:
+            kind = "fragment"
+        if kind != "fragment" and cell.get("cell_type") == "markdown" and level == 0 and h > budget:
+            kind = "notes"  # prose longer than a slide: the presenter reads it, the room sees the next cell
+            types.append(kind)
+            continue
+        used = h if kind in ("slide", "subslide") else used + h
+        types.append(kind)
+    return types
+
+
+@dataclass
+class Slide:
+    """One page of the talk: the cells shown on it, its estimated height and the presenter notes."""
+
+    cells: list[int] = field(default_factory=list)
+    height: float = 0.0
+    notes: list[int] = field(default_factory=list)
+    steps: int = 0  # key presses spent on this page (1 + its fragments)
+    seconds: float = 0.0
+
+
+def slides(nb: dict) -> list[Slide]:
+    """The pages RISE shows for `nb` as it stands (its stored metadata), in order."""
+    pages: list[Slide] = []
+    for i, cell in enumerate(nb["cells"]):
+        t = cell.get("metadata", {}).get("slideshow", {}).get("slide_type", "-")
+        if t == "skip":
+            continue
+        if t == "notes":
+            if pages:
+                pages[-1].notes.append(i)
+            continue
+        if t in ("slide", "subslide") or not pages:
+            pages.append(Slide())
+        page = pages[-1]
+        page.cells.append(i)
+        page.height += cell_height(cell)
+        page.steps += 1 if t in ("slide", "subslide", "fragment") or len(page.cells) == 1 else 0
+        widget = any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in cell.get("outputs", []))
+        page.seconds += SECONDS_PER_STEP["widget" if widget else cell["cell_type"] if cell["cell_type"] in SECONDS_PER_STEP else "markdown"]
+    return pages
+
+
+def apply(path: str | Path) -> bool:
+    """Write the planned slide types (and RISE's settings) into the notebook at `path`; True if it changed.
+
+    Only metadata changes: sources and outputs are untouched. Raises FileNotFoundError for a missing path.
+    """
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    nb = json.loads(text)
+    for cell, kind in zip(nb["cells"], plan(nb)):
+        cell.setdefault("metadata", {})["slideshow"] = {"slide_type": kind}
+    nb["metadata"]["rise"] = dict(RISE_SETTINGS)
+    new = json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+    if new == text:
+        return False
+    path.write_text(new, encoding="utf-8")
+    return True
+
+
+def check(path: str | Path) -> list[str]:
+    """Problems with the slide metadata of the notebook at `path` ([] when it presents well)."""
+    nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    name = Path(path).name
+    problems = []
+    shown = []
+    for i, cell in enumerate(nb["cells"]):
+        meta = cell.get("metadata", {}).get("slideshow")
+        if not isinstance(meta, dict) or meta.get("slide_type") not in SLIDE_TYPES:
+            problems.append(f"{name} cell {i}: slideshow.slide_type is {meta!r}; one of {SLIDE_TYPES} "
+                            f"(run python -m tinyformer.slides apply {path})")
+        elif meta["slide_type"] not in ("skip", "notes"):
+            shown.append((i, meta["slide_type"]))
+    if not problems and shown and shown[0][1] != "slide":
+        problems.append(f"{name}: the first shown cell ({shown[0][0]}) must start a slide")
+    if "rise" not in nb.get("metadata", {}):
+        problems.append(f"{name}: no metadata.rise (RISE's settings); run python -m tinyformer.slides apply {path}")
+    for n, page in enumerate(slides(nb)):
+        if page.height > SLIDE_HEIGHT_PX and len(page.cells) > 1:
+            problems.append(f"{name} slide {n + 1} (cells {page.cells}): about {page.height:.0f} px tall, over "
+                            f"{SLIDE_HEIGHT_PX}: start a subslide inside it")
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) < 2 or argv[0] not in ("apply", "check", "summary"):
+        print("usage: python -m tinyformer.slides apply|check|summary notebooks/NN-*.ipynb ...", file=sys.stderr)
+        return 2
+    status = 0
+    for p in argv[1:]:
+        if argv[0] == "apply":
+            print(f"{p}: {'slide metadata written' if apply(p) else 'unchanged'}")
+        elif argv[0] == "check":
+            problems = check(p)
+            print("\n".join(problems) if problems else f"{p}: ok")
+            status |= bool(problems)
+        else:
+            nb = json.loads(Path(p).read_text(encoding="utf-8"))
+            pages = slides(nb)
+            secs = sum(s.seconds for s in pages)
+            print(f"{Path(p).name}: {len(pages)} slides, {sum(s.steps for s in pages)} steps, "
+                  f"about {secs / 60:.0f} min of class time")
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
