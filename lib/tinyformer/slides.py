@@ -44,8 +44,9 @@ _MARGIN = 60  # px: the slide's own padding and the cell prompts' spacing
 _TEXT_CHARS = 150  # characters of prose per line at 1280 px
 _CODE_CHARS = 125  # characters of code per line (monospace, after the prompt)
 _LINE = {"p": 19, "li": 22, "h1": 70, "h2": 50, "h3": 40, "code": 18.5, "out": 17}
-_WIDGET_PX = 420
-IMAGE_MAX_PX = 500  # notebooks/rise.css caps a figure's height on a slide (the notebook view is unchanged)  # a live widget's height when its stored static view cannot tell
+IMAGE_MAX_PX = 500  # notebooks/rise.css caps a figure's height on a slide (the notebook view is unchanged)
+_WIDGET_PX = 520  # a live widget's height (controls and a figure of at most IMAGE_MAX_PX)
+_WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 
 def _source(cell: dict) -> str:
@@ -101,13 +102,13 @@ def _output_height(out: dict) -> float:
     if kind == "error":
         return 200.0
     data = out.get("data", {})
-    if "application/vnd.jupyter.widget-view+json" in data:
+    if _WIDGET_MIME in data:
         return _WIDGET_PX
     if "image/png" in data:
         w, h = _png_size(data["image/png"])
         width = out.get("metadata", {}).get("image/png", {}).get("width", w) or w
         scale = min(1.0, (SLIDE_WIDTH_PX - 120) / max(width, 1))
-        return min(h * (width / max(w, 1)) * scale, IMAGE_MAX_PX) + 10
+        return min(h * (width / max(w, 1)) * scale, IMAGE_MAX_PX) + 60  # + the output area's padding (measured)
     if "text/html" in data:
         html = "".join(data["text/html"])
         return 30 + 22 * html.count("<tr") + 20 * html.count("<br") + 20 * html.count("<p")
@@ -125,7 +126,11 @@ def cell_height(cell: dict) -> float:
         return 0.0
     lines = _source(cell).splitlines() or [""]
     h = 24 + sum(_LINE["code"] * _wrapped(line, _CODE_CHARS) for line in lines)
-    return h + sum(_output_height(o) for o in cell.get("outputs", []))
+    outputs = cell.get("outputs", [])
+    if any(_WIDGET_MIME in o.get("data", {}) for o in outputs):
+        # a live widget hides the cell's static fallback figure on a slide (notebooks/rise.css)
+        outputs = [o for o in outputs if "image/png" not in o.get("data", {})]
+    return h + sum(_output_height(o) for o in outputs)
 
 
 def _is_setup(cell: dict, first_code: bool) -> bool:
@@ -137,7 +142,8 @@ def _is_setup(cell: dict, first_code: bool) -> bool:
     except SyntaxError:
         return False
     only_imports = bool(body) and all(isinstance(node, (ast.Import, ast.ImportFrom)) for node in body)
-    return only_imports or (first_code and first.startswith("#") and ("setup" in first or "import" in first))
+    said = first.startswith(("# setup", "# imports")) or (first_code and first.startswith("#") and "setup:" in first)
+    return only_imports or said
 
 
 def _heading_level(cell: dict) -> int:
@@ -206,7 +212,7 @@ def slides(nb: dict) -> list[Slide]:
         page.cells.append(i)
         page.height += cell_height(cell)
         page.steps += 1 if t in ("slide", "subslide", "fragment") or len(page.cells) == 1 else 0
-        widget = any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in cell.get("outputs", []))
+        widget = any(_WIDGET_MIME in o.get("data", {}) for o in cell.get("outputs", []))
         page.seconds += SECONDS_PER_STEP["widget" if widget else cell["cell_type"] if cell["cell_type"] in SECONDS_PER_STEP else "markdown"]
     return pages
 
@@ -247,9 +253,10 @@ def check(path: str | Path) -> list[str]:
     if "rise" not in nb.get("metadata", {}):
         problems.append(f"{name}: no metadata.rise (RISE's settings); run python -m tinyformer.slides apply {path}")
     for n, page in enumerate(slides(nb)):
-        if page.height > SLIDE_HEIGHT_PX and len(page.cells) > 1:
+        if page.height > SLIDE_HEIGHT_PX:
+            fix = "start a subslide inside it" if len(page.cells) > 1 else "split the cell or shrink its output"
             problems.append(f"{name} slide {n + 1} (cells {page.cells}): about {page.height:.0f} px tall, over "
-                            f"{SLIDE_HEIGHT_PX}: start a subslide inside it")
+                            f"{SLIDE_HEIGHT_PX}: {fix}")
     return problems
 
 
