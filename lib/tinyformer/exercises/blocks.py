@@ -8,9 +8,12 @@ import torch
 import torch.nn.functional as F
 
 from ..layers import EncoderLayer
-from .core import expect_close, run_check
+from .core import expect_close, forbid, plain, refusing_tensor, run_check
 
 __all__ = ["check_layer_norm", "check_feed_forward", "check_pre_norm_block"]
+
+_NO_LAYER_NORM = "the exercise computes the normalisation from the mean and variance yourself, without F.layer_norm"
+_NORM_OPS = {"layer_norm": "F.layer_norm", "native_layer_norm": "layer_norm", "group_norm": "group_norm"}
 
 
 def _randn(*shape: int, seed: int) -> torch.Tensor:
@@ -22,21 +25,28 @@ def check_layer_norm(layer_norm: Callable) -> bool:
     """layer_norm(x (..., C), weight (C,), bias (C,), eps=1e-5) == F.layer_norm."""
 
     def test():
+        forbid(layer_norm, _NO_LAYER_NORM,
+               names=("layer_norm", "LayerNorm", "native_layer_norm", "group_norm", "GroupNorm"))
         for shape, seed in (((2, 3, 4), 0), ((5, 8), 1)):
             x = _randn(*shape, seed=seed) * 3 + 1
             w, b = _randn(shape[-1], seed=seed + 10), _randn(shape[-1], seed=seed + 20)
             want = F.layer_norm(x, (shape[-1],), w, b, 1e-5)
-            expect_close(layer_norm(x, w, b), want, what=f"layer_norm of x with shape {shape}", atol=1e-6)
+            got = plain(layer_norm(refusing_tensor(x, _NORM_OPS, _NO_LAYER_NORM), w, b))
+            expect_close(got, want, what=f"layer_norm of x with shape {shape}", atol=1e-6)
 
     return run_check("layer_norm", test,
-                     "per token: subtract the mean over the last dim, divide by sqrt(variance + eps) with the "
-                     "*biased* variance (x.var(dim=-1, unbiased=False, keepdim=True)), then * weight + bias")
+                     "per token, over the last dimension: subtract the mean, divide by the square root of the "
+                     "variance plus eps, with the biased variance (`unbiased=False`: divide by C, not C - 1); "
+                     "then scale by weight and shift by bias",
+                     nudge="over which dimension are the mean and the variance taken, and does LayerNorm's variance "
+                           "divide by C or by C - 1?")
 
 
 def check_feed_forward(feed_forward: Callable) -> bool:
     """feed_forward(x (B, T, C), W1 (d_ff, C), b1, W2 (C, d_ff), b2) == relu(x W1ᵀ + b1) W2ᵀ + b2."""
 
     def test():
+        forbid(feed_forward)
         for (B, T, C, d_ff, seed) in ((1, 2, 3, 6, 0), (2, 4, 8, 32, 1)):
             x = _randn(B, T, C, seed=seed)
             W1, b1 = _randn(d_ff, C, seed=seed + 1), _randn(d_ff, seed=seed + 2)
@@ -45,14 +55,18 @@ def check_feed_forward(feed_forward: Callable) -> bool:
             expect_close(feed_forward(x, W1, b1, W2, b2), want, what=f"feed_forward with C={C}, d_ff={d_ff}")
 
     return run_check("feed_forward", test,
-                     "weights are stored as nn.Linear does, (out, in): use x @ W1.T + b1, then ReLU, then @ W2.T + b2; "
-                     "the ReLU goes between the two linear maps, not after the second")
+                     "the weights are stored as nn.Linear stores them, (out, in): multiply x by the transpose of W1 "
+                     "and add b1, apply the ReLU, then multiply by the transpose of W2 and add b2 (`F.linear` does "
+                     "both steps of a map); the ReLU sits between the two maps, not after the second",
+                     nudge="W1 is (d_ff, C) and x is (B, T, C): which way round must W1 be for the product to work? "
+                           "And where does the ReLU go?")
 
 
 def check_pre_norm_block(pre_norm_block: Callable) -> bool:
     """pre_norm_block(x, attn, ffn, norm1, norm2) == tinyformer's EncoderLayer(norm_first=True) in eval mode."""
 
     def test():
+        forbid(pre_norm_block)
         for (B, T, C, H, seed) in ((1, 3, 8, 2, 0), (2, 5, 16, 4, 1)):
             torch.manual_seed(seed)
             layer = EncoderLayer(C, H, 2 * C, dropout=0.0, norm_first=True).double().eval()
@@ -70,5 +84,8 @@ def check_pre_norm_block(pre_norm_block: Callable) -> bool:
             expect_close(got, want, what=f"the block's output for x of shape {(B, T, C)}")
 
     return run_check("pre_norm_block", test,
-                     "pre-norm normalises the input of each sublayer and adds the result to the untouched x: "
-                     "x = x + attn(norm1(x)), then x = x + ffn(norm2(x)); post-norm (norm after the add) is the other order")
+                     "two residual steps: add attn applied to norm1 of x to x itself; then add ffn applied to norm2 "
+                     "of that new x to it. The norms only touch what goes into a sublayer, never the residual path "
+                     "(post-norm, the other order, normalises after the add)",
+                     nudge="in pre-norm, what goes into each sublayer: x itself, or a normalised copy? And what is "
+                           "the sublayer's output added to?")

@@ -6,7 +6,7 @@ from typing import Callable
 
 import torch
 
-from .core import CheckFailed, expect, run_check
+from .core import CheckFailed, expect, forbid, run_check
 
 __all__ = ["check_utf8_length", "check_most_likely_next"]
 
@@ -17,6 +17,7 @@ def check_utf8_length(utf8_length: Callable[[str], int]) -> bool:
     """`utf8_length(text) -> int`: how many bytes `text` takes in UTF-8."""
 
     def test() -> None:
+        forbid(utf8_length)
         for text in UTF8_CASES:
             got = utf8_length(text)
             want = len(text.encode("utf-8"))
@@ -28,7 +29,9 @@ def check_utf8_length(utf8_length: Callable[[str], int]) -> bool:
     return run_check(
         "utf8_length",
         test,
-        "encode the string first: text.encode('utf-8') gives a bytes object, and len() of that counts bytes",
+        "turn the text into its UTF-8 bytes with the str method `encode` (stage 1 above), then count the bytes, "
+        "not the characters",
+        nudge="is every character one byte? What could turn the text into the bytes a computer stores?",
     )
 
 
@@ -41,6 +44,7 @@ def check_most_likely_next(most_likely_next: Callable[[torch.Tensor], int]) -> b
     ]
 
     def test() -> None:
+        forbid(most_likely_next)
         for probs in cases:
             want = int(probs.argmax())
             got = most_likely_next(probs.clone())
@@ -55,5 +59,7 @@ def check_most_likely_next(most_likely_next: Callable[[torch.Tensor], int]) -> b
     return run_check(
         "most_likely_next",
         test,
-        "the id is the position of the largest probability, not the probability; torch.argmax gives positions (int(...) turns a 1-element tensor into an int)",
+        "the id is the position of the largest probability, not the probability itself: `torch.argmax` gives "
+        "positions, and `int` or the tensor method `item` turns a one-element tensor into a Python int",
+        nudge="do you want the largest probability, or where it sits in the tensor?",
     )

@@ -10,7 +10,7 @@ from typing import Callable
 
 import torch
 
-from tinyformer.exercises.core import CheckFailed, expect, expect_close, run_check
+from tinyformer.exercises.core import CheckFailed, Forbidden, expect, expect_close, forbid, run_check
 from tinyformer.sampling import generate, next_token_probs, top_k_filter, top_p_filter
 
 __all__ = ["check_temperature_probs", "check_top_k", "check_top_p", "check_greedy_generate"]
@@ -43,18 +43,23 @@ def check_temperature_probs(temperature_probs: Callable[[torch.Tensor, float], t
     """`temperature_probs(logits, temperature) -> probs`: softmax(logits / T) over the last dim, T > 0."""
 
     def test() -> None:
+        forbid(temperature_probs)
         for seed, shape, t in [(0, (6,), 1.0), (1, (2, 10), 0.5), (2, (3, 7), 2.0), (3, (5,), 0.1)]:
             z = _logits(seed, shape)
             got = temperature_probs(z.clone(), t)
             expect_close(got, next_token_probs(z, temperature=t), what=f"temperature_probs(logits of shape {shape}, T={t})")
 
-    return run_check("temperature_probs", test, "divide the logits by T, then softmax over the last dimension (dim=-1)")
+    return run_check("temperature_probs", test,
+                     "divide the logits by the temperature first, then take the softmax over the last dimension",
+                     nudge="does the temperature scale the logits or the probabilities? And over which dimension "
+                           "do the probabilities sum to 1?")
 
 
 def check_top_k(top_k_filter_fn: Callable[[torch.Tensor, int], torch.Tensor]) -> bool:
     """`top_k_filter(logits, k) -> logits`: keep the k largest of each row, set the others to -inf."""
 
     def test() -> None:
+        forbid(top_k_filter_fn)
         for seed, shape, k in [(0, (8,), 3), (1, (2, 12), 1), (2, (3, 9), 5), (3, (6,), 6)]:
             z = _logits(seed, shape)
             got = top_k_filter_fn(z.clone(), k)
@@ -62,8 +67,11 @@ def check_top_k(top_k_filter_fn: Callable[[torch.Tensor, int], torch.Tensor]) ->
 
     return run_check(
         "top_k_filter", test,
-        "torch.topk(logits, k, dim=-1).values[..., -1:] is the k-th largest logit of each row; "
-        "masked_fill the logits below it with float('-inf')",
+        "`torch.topk` over the last dimension gives each row's k largest logits; the smallest of them is that "
+        "row's threshold (keep the dimension so it broadcasts); fill the logits below it with minus infinity "
+        "(`masked_fill`)",
+        nudge="in each row, what is the smallest logit you keep, and what must the others become so that their "
+              "probability is exactly 0?",
     )
 
 
@@ -71,6 +79,8 @@ def check_top_p(top_p_filter_fn: Callable[[torch.Tensor, float], torch.Tensor]) 
     """`top_p_filter(logits, p) -> logits`: keep the smallest set of most likely tokens with probability >= p."""
 
     def test() -> None:
+        forbid(top_p_filter_fn, "the exercise asks for top-p vectorised over rows: sorting, cumulative sums and a "
+                                "scatter, with no Python loop", loops=True)
         hand = torch.tensor([0.05, 0.5, 0.15, 0.3]).log()  # p=0.75 keeps 0.5 and 0.3: together 0.8 >= 0.75
         got = top_p_filter_fn(hand.clone(), 0.75)
         _expect_same_filter(got, top_p_filter(hand, 0.75), what="top_p_filter(log [0.05, 0.5, 0.15, 0.3], p=0.75)")
@@ -81,8 +91,12 @@ def check_top_p(top_p_filter_fn: Callable[[torch.Tensor, float], torch.Tensor]) 
 
     return run_check(
         "top_p_filter", test,
-        "sort the probabilities in descending order; a token is kept if the mass of the tokens ranked above it "
-        "is still < p (so the token that crosses p is kept, and the top token always is); scatter the mask back",
+        "take the softmax and sort each row in descending order (`torch.sort` also returns the order); a token is "
+        "kept while the mass of the tokens ranked above it is still below p (`cumsum`, minus the token's own "
+        "share), so the token that crosses p stays and so does the top one; put that mask back in vocabulary "
+        "order with `scatter` and the sort order, and fill the dropped logits with minus infinity",
+        nudge="after sorting the probabilities from large to small, which tokens do you need to reach p? Is the "
+              "token that crosses p in or out? And how do you get back to the vocabulary order?",
     )
 
 
@@ -95,6 +109,9 @@ class _PatternLM(torch.nn.Module):
         self.table = torch.nn.Parameter(torch.randn(vocab_size, vocab_size, vocab_size, generator=torch.Generator().manual_seed(0)))
 
     def forward(self, idx: torch.Tensor, cache=None) -> torch.Tensor:
+        if cache is not None:
+            raise Forbidden("your code passed a cache to the model: this exercise generates without one, feeding "
+                            "the last block_size ids every step")
         if idx.size(1) > self.config.block_size:
             raise ValueError(f"this model sees at most block_size={self.config.block_size} tokens, got {idx.size(1)}")
         prev = torch.cat([idx[:, :1], idx[:, :-1]], dim=1)  # (B, T) the token before each position
@@ -105,6 +122,7 @@ def check_greedy_generate(greedy_generate: Callable[[torch.nn.Module, list[int],
     """`greedy_generate(model, ids, n) -> ids + n new tokens`: argmax of model(x)[0, -1] each step, last block_size tokens."""
 
     def test() -> None:
+        forbid(greedy_generate)
         model = _PatternLM()
         for prompt, n in [([3], 4), ([1, 2, 3], 5), ([4, 0, 9, 9, 2, 7, 5, 1], 6)]:
             got = greedy_generate(model, list(prompt), n)
@@ -116,6 +134,8 @@ def check_greedy_generate(greedy_generate: Callable[[torch.nn.Module, list[int],
 
     return run_check(
         "greedy_generate", test,
-        "each step: x = torch.tensor([ids[-model.config.block_size:]]); next = model(x)[0, -1].argmax().item(); "
-        "append it to ids. Crop to block_size, or the last prompt fails",
+        "n times: keep only the last model.config.block_size ids, make them a batch of one, (1, T), run the "
+        "model, take the argmax of the logits at the last position, and append it as a Python int; return the "
+        "prompt followed by the n new ids. Without the crop the longest prompt fails",
+        nudge="how many tokens can the model see at once, and which position's logits predict the next token?",
     )

@@ -8,7 +8,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from .core import CheckFailed, expect, expect_close, run_check
+from .core import CheckFailed, expect, expect_close, forbid, run_check
 
 __all__ = ["check_warmup_cosine_lr", "check_label_smoothed_loss", "check_beam_step"]
 
@@ -24,6 +24,7 @@ def check_warmup_cosine_lr(fn: Callable[[int, float, int, int, float], float]) -
     """fn(step, peak, warmup, total, floor) -> learning rate: linear warmup to peak, cosine down to floor."""
 
     def test() -> None:
+        forbid(fn)
         for peak, warmup, total, floor in ((1e-3, 10, 110, 1e-4), (0.5, 4, 20, 0.0)):
             for step in (0, 1, warmup - 1, warmup, (warmup + total) // 2, total - 1, total, total + 5):
                 got = fn(step, peak, warmup, total, floor)
@@ -34,14 +35,20 @@ def check_warmup_cosine_lr(fn: Callable[[int, float, int, int, float], float]) -
                        f"you return {got:.6g}, expected {want:.6g}")
 
     return run_check("warmup_cosine_lr", test,
-                     "during warmup lr = peak * (step + 1) / warmup; after it, progress = (step - warmup) / "
-                     "(total - warmup) capped at 1, and lr = floor + (peak - floor) * (1 + cos(pi * progress)) / 2")
+                     "while step is below warmup, grow linearly so that step 0 already gets peak / warmup and step "
+                     "warmup - 1 reaches peak; after that, measure the progress from 0 to 1 over the steps from "
+                     "warmup to total, cap it at 1, and go from peak down to floor along half a cosine",
+                     nudge="is the rate at step 0 zero or already above it? And what should happen after step "
+                           "total: does the cosine come back up?")
 
 
 def check_label_smoothed_loss(fn: Callable[[torch.Tensor, torch.Tensor, float, int], torch.Tensor]) -> bool:
     """fn(logits (N, V), target (N,), eps, pad_id) -> mean label-smoothed cross-entropy over non-pad targets."""
 
     def test() -> None:
+        forbid(fn, "the exercise writes the smoothed loss from log-probabilities, vectorised: no loop, and no "
+                   "F.cross_entropy (it is what the check compares with)",
+               names=("cross_entropy", "CrossEntropyLoss"), loops=True)
         g = torch.Generator().manual_seed(0)
         logits = torch.randn(7, 6, generator=g, dtype=torch.float64)
         target = torch.tensor([1, 2, 0, 5, 0, 3, 4])
@@ -56,8 +63,11 @@ def check_label_smoothed_loss(fn: Callable[[torch.Tensor, torch.Tensor, float, i
             expect_close(got, want, f"loss with eps={eps}", atol=1e-6)
 
     return run_check("label_smoothed_loss", test,
-                     "logp = log_softmax(logits); per token: (1 - eps) * (-logp[target]) + eps * (-logp.mean(-1)); "
-                     "average over the positions where target != pad_id")
+                     "take `log_softmax` over the vocabulary; per position, weigh the target's negative "
+                     "log-probability (pick it out with `gather`) by 1 - eps and the mean negative log-probability "
+                     "over all tokens by eps, add them, and average over the positions whose target is not pad_id",
+                     nudge="with smoothing, which part of the loss looks at the target token and which at every "
+                           "token? And which positions should count in the average?")
 
 
 def _reference_beam_step(scores: torch.Tensor, logp: torch.Tensor, k: int):
@@ -70,6 +80,7 @@ def check_beam_step(fn: Callable[[torch.Tensor, torch.Tensor, int], tuple]) -> b
     """fn(scores (K,), logp (K, V), k) -> (new_scores (k,), beam (k,), token (k,)): the k best extensions."""
 
     def test() -> None:
+        forbid(fn)
         g = torch.Generator().manual_seed(1)
         scores = torch.tensor([-0.5, -1.0, -3.0])
         logp = torch.log_softmax(torch.randn(3, 5, generator=g) * 2, dim=-1)
@@ -86,5 +97,8 @@ def check_beam_step(fn: Callable[[torch.Tensor, torch.Tensor, int], tuple]) -> b
         expect(torch.equal(torch.as_tensor(got[2]).long(), want[2]), f"token is {got[2]}, expected {want[2]}")
 
     return run_check("beam_step", test,
-                     "candidates = scores[:, None] + logp is (K, V); flatten it, take topk(k); "
-                     "beam = index // V and token = index % V")
+                     "add each beam's score to its row of logp to get a (K, V) table of candidate scores; flatten "
+                     "it and take the k largest (`topk`); a flat position splits back into its beam and its token by "
+                     "integer division by V and the remainder",
+                     nudge="is every (beam, token) pair a candidate, and what is its total score? How do you find "
+                           "the k best in a 2-D table?")
