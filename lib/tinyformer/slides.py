@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = [
-    "IMAGE_MAX_PX", "SLIDE_TYPES", "SLIDE_WIDTH_PX", "SLIDE_HEIGHT_PX", "SECONDS_PER_STEP", "RISE_SETTINGS",
+    "IMAGE_MAX_PX", "IMAGE_MAX_BY_LINES", "TEXT_MAX_PX", "SLIDE_TYPES", "SLIDE_WIDTH_PX", "SLIDE_HEIGHT_PX", "SECONDS_PER_STEP", "RISE_SETTINGS",
     "Slide", "cell_height", "plan", "apply", "slides", "check", "main",
 ]
 
@@ -44,7 +44,12 @@ _MARGIN = 60  # px: the slide's own padding and the cell prompts' spacing
 _TEXT_CHARS = 150  # characters of prose per line at 1280 px
 _CODE_CHARS = 125  # characters of code per line (monospace, after the prompt)
 _LINE = {"p": 19, "li": 22, "h1": 70, "h2": 50, "h3": 40, "code": 18.5, "out": 17}
-IMAGE_MAX_PX = 500  # notebooks/rise.css caps a figure's height on a slide (the notebook view is unchanged)
+# notebooks/rise.css (slides only; the notebook view is unchanged) caps a figure's height on a slide, lower
+# under a long code cell (IMAGE_MAX_BY_LINES: code lines -> px), and scrolls a printout taller than TEXT_MAX_PX
+IMAGE_MAX_PX = 500
+IMAGE_MAX_BY_LINES = ((18, 220), (10, 300))
+SMALL_CODE_LINES = 20  # a code cell this long is set at 85% size on a slide
+TEXT_MAX_PX = 300
 _WIDGET_PX = 520  # a live widget's height (controls and a figure of at most IMAGE_MAX_PX)
 _WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
@@ -94,11 +99,14 @@ def _markdown_height(text: str) -> float:
     return h
 
 
-def _output_height(out: dict) -> float:
+def _text_height(text: str) -> float:
+    return min(TEXT_MAX_PX, sum(_LINE["out"] * _wrapped(line, _CODE_CHARS) for line in text.splitlines())) + 8
+
+
+def _output_height(out: dict, image_max: float = IMAGE_MAX_PX) -> float:
     kind = out.get("output_type")
     if kind == "stream":
-        text = "".join(out.get("text", ""))
-        return sum(_LINE["out"] * _wrapped(line, _CODE_CHARS) for line in text.splitlines()) + 8
+        return _text_height("".join(out.get("text", "")))
     if kind == "error":
         return 200.0
     data = out.get("data", {})
@@ -108,13 +116,12 @@ def _output_height(out: dict) -> float:
         w, h = _png_size(data["image/png"])
         width = out.get("metadata", {}).get("image/png", {}).get("width", w) or w
         scale = min(1.0, (SLIDE_WIDTH_PX - 120) / max(width, 1))
-        return min(h * (width / max(w, 1)) * scale, IMAGE_MAX_PX) + 60  # + the output area's padding (measured)
+        return min(h * (width / max(w, 1)) * scale, image_max) + 60  # + the output area's padding (measured)
     if "text/html" in data:
         html = "".join(data["text/html"])
         return 30 + 22 * html.count("<tr") + 20 * html.count("<br") + 20 * html.count("<p")
     if "text/plain" in data:
-        text = "".join(data["text/plain"])
-        return sum(_LINE["out"] * _wrapped(line, _CODE_CHARS) for line in text.splitlines()) + 8
+        return _text_height("".join(data["text/plain"]))
     return 0.0
 
 
@@ -125,12 +132,15 @@ def cell_height(cell: dict) -> float:
     if cell.get("cell_type") != "code":
         return 0.0
     lines = _source(cell).splitlines() or [""]
-    h = 24 + sum(_LINE["code"] * _wrapped(line, _CODE_CHARS) for line in lines)
+    line_px = _LINE["code"] * (0.85 if len(lines) >= SMALL_CODE_LINES else 1.0)
+    h = 24 + sum(line_px * _wrapped(line, _CODE_CHARS) for line in lines)
     outputs = cell.get("outputs", [])
     if any(_WIDGET_MIME in o.get("data", {}) for o in outputs):
-        # a live widget hides the cell's static fallback figure on a slide (notebooks/rise.css)
+        # on a slide a widget cell shows the live widget only: no code, no static fallback figure (rise.css)
         outputs = [o for o in outputs if "image/png" not in o.get("data", {})]
-    return h + sum(_output_height(o) for o in outputs)
+        h = 10.0
+    image_max = next((px for n, px in IMAGE_MAX_BY_LINES if len(lines) >= n), IMAGE_MAX_PX)
+    return h + sum(_output_height(o, image_max) for o in outputs)
 
 
 def _is_setup(cell: dict, first_code: bool) -> bool:
