@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from tinyformer.embeddings import sinusoidal_positional_encoding  # a library function to forbid
-from tinyformer.exercises.core import (CheckFailed, Forbidden, expect, expect_close, expect_equal, find_shortcut, forbid,
-                                       plain, refusing_tensor, reset_hints, run_check)
+from tinyformer.exercises.core import (CheckFailed, Forbidden, expect, expect_close, expect_equal, find_shortcut,
+                                       forbid, plain, refusing_tensor, reset_hints, run_check)
 from tinyformer.tokenizer import BPETokenizer
 
 HINT = "look at the shapes"

@@ -1,8 +1,17 @@
 """Notebook 00's checks reject the stub and plausible wrong answers, and accept a solution."""
 
+import pytest
 import torch
 
 from tinyformer.exercises import check_most_likely_next, check_utf8_length
+from tinyformer.exercises.core import reset_hints
+from tinyformer.exercises.solutions.course_map import most_likely_next, utf8_length
+from tinyformer.tokenizer import BPETokenizer
+
+
+@pytest.fixture(autouse=True)
+def fresh_hints():
+    reset_hints()
 
 
 def stub(*args):
@@ -10,10 +19,6 @@ def stub(*args):
 
 
 # ---- utf8_length
-
-
-def utf8_length(text: str) -> int:  # the solution
-    return len(text.encode("utf-8"))
 
 
 def test_utf8_length_accepts_solution(capsys):
@@ -24,7 +29,22 @@ def test_utf8_length_accepts_solution(capsys):
 def test_utf8_length_rejects_stub(capsys):
     assert check_utf8_length(stub) is False
     out = capsys.readouterr().out
-    assert "❌ utf8_length: not done yet" in out and "Hint:" in out
+    assert "❌ utf8_length: not done yet" in out and "Nudge:" in out and "Hint:" not in out
+
+
+def test_utf8_length_second_miss_shows_the_hint(capsys):
+    check_utf8_length(len)
+    assert "Nudge:" in capsys.readouterr().out
+    check_utf8_length(len)
+    assert "Hint:" in capsys.readouterr().out
+
+
+def test_utf8_length_rejects_the_library(capsys):
+    def via_tokenizer(text):  # byte-level BPE without merges: one token per byte, but it is the library
+        return len(BPETokenizer().encode(text))
+
+    assert check_utf8_length(via_tokenizer) is False
+    assert "`BPETokenizer` from tinyformer.tokenizer" in capsys.readouterr().out
 
 
 def test_utf8_length_rejects_counting_characters(capsys):
@@ -44,10 +64,6 @@ def test_utf8_length_rejects_utf16(capsys):
 
 
 # ---- most_likely_next
-
-
-def most_likely_next(probs: torch.Tensor) -> int:  # the solution
-    return int(probs.argmax())
 
 
 def test_most_likely_next_accepts_solution_and_tensor_answer(capsys):

@@ -1,8 +1,17 @@
-"""The notebook 04 checks reject stubs and plausible mistakes and accept a correct solution."""
+"""The notebook 04 checks reject stubs, plausible mistakes and the library, and accept the solutions."""
 
+import pytest
 import torch
 
 from tinyformer.exercises import check_causal_mask, check_masked_softmax, check_padding_mask
+from tinyformer.exercises.core import reset_hints
+from tinyformer.exercises.solutions.masking import masked_softmax, my_causal_mask, my_padding_mask
+from tinyformer.masks import causal_mask, padding_mask
+
+
+@pytest.fixture(autouse=True)
+def fresh_hints():
+    reset_hints()
 
 
 def stub(*args):
@@ -16,7 +25,7 @@ def test_causal_mask(capsys):
     assert check_causal_mask(lambda T: torch.ones(T, T).tril()) is False  # float, not boolean
     assert "boolean" in capsys.readouterr().out
     assert check_causal_mask(lambda T: torch.ones(T, T, dtype=torch.bool).tril(-1)) is False  # not even itself
-    assert check_causal_mask(lambda T: torch.ones(T, T, dtype=torch.bool).tril()) is True
+    assert check_causal_mask(my_causal_mask) is True
     assert "✅" in capsys.readouterr().out
 
 
@@ -26,7 +35,7 @@ def test_padding_mask(capsys):
     assert "shape" in capsys.readouterr().out
     assert check_padding_mask(lambda ids, pad_id: (ids == pad_id)[:, None, None, :]) is False  # inverted
     assert check_padding_mask(lambda ids, pad_id: (ids != 0)[:, None, None, :]) is False  # ignores pad_id
-    assert check_padding_mask(lambda ids, pad_id: (ids != pad_id)[:, None, None, :]) is True
+    assert check_padding_mask(my_padding_mask) is True
 
 
 def test_masked_softmax(capsys):
@@ -45,9 +54,12 @@ def test_masked_softmax(capsys):
         assert check_masked_softmax(wrong) is False
         assert "❌" in capsys.readouterr().out
 
-    def right(scores, mask):
-        w = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1)
-        return w.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0)
-
-    assert check_masked_softmax(right) is True
+    assert check_masked_softmax(masked_softmax) is True
     assert "✅" in capsys.readouterr().out
+
+
+def test_masks_reject_the_library(capsys):
+    assert check_causal_mask(lambda T: causal_mask(T)) is False
+    assert "`causal_mask` from tinyformer.masks" in capsys.readouterr().out
+    assert check_padding_mask(lambda ids, pad_id: padding_mask(ids, pad_id)) is False
+    assert "`padding_mask` from tinyformer.masks" in capsys.readouterr().out

@@ -1,22 +1,22 @@
-"""The notebook 01 checks reject stubs and plausible mistakes and accept a correct solution."""
+"""The notebook 01 checks reject stubs, plausible mistakes and the shortcuts they rule out, and accept the solutions."""
+
+import codecs
+
+import pytest
 
 from tinyformer.exercises import check_decode_ids, check_encode_word, check_utf8_decode
+from tinyformer.exercises.core import reset_hints
+from tinyformer.exercises.solutions.tokenization import decode_ids, encode_word, merge, utf8_decode
+from tinyformer.tokenizer import BPETokenizer
+
+
+@pytest.fixture(autouse=True)
+def fresh_hints():
+    reset_hints()
 
 
 def stub(*args):
     raise NotImplementedError
-
-
-def merge(ids, pair, new_id):
-    out, i = [], 0
-    while i < len(ids):
-        if i + 1 < len(ids) and (ids[i], ids[i + 1]) == pair:
-            out.append(new_id)
-            i += 2
-        else:
-            out.append(ids[i])
-            i += 1
-    return out
 
 
 def test_utf8_decode(capsys):
@@ -29,7 +29,7 @@ def test_utf8_decode(capsys):
     assert check_utf8_decode(latin1) is False
     assert "❌" in capsys.readouterr().out
 
-    def right(data, mask=0x3F):
+    def payload(data, mask):
         out, i = [], 0
         while i < len(data):
             b = data[i]
@@ -48,12 +48,50 @@ def test_utf8_decode(capsys):
         return "".join(out)
 
     def no_payload_mask(data):  # forgets to strip the 10xxxxxx marker bits of continuation bytes
-        return right(data, mask=0xFF)
+        return payload(data, mask=0xFF)
 
     assert check_utf8_decode(no_payload_mask) is False
 
-    assert check_utf8_decode(right) is True
+    assert check_utf8_decode(utf8_decode) is True
     assert "✅" in capsys.readouterr().out
+
+
+def decode_method(data):
+    return data.decode("utf-8")
+
+
+def decode_a_copy(data):
+    return bytes(data).decode()
+
+
+def str_constructor(data):
+    return str(data, "utf-8")
+
+
+def with_codecs(data):
+    return codecs.decode(data, "utf-8")
+
+
+def helper_decodes(data):
+    return decode_method(data)
+
+
+@pytest.mark.parametrize("shortcut, used", [
+    (decode_method, "`.decode`"), (decode_a_copy, "`.decode`"), (str_constructor, "the string 'utf-8'"),
+    (with_codecs, "`.decode`"), (helper_decodes, "`.decode`"),
+])
+def test_utf8_decode_rejects_bytes_decode(capsys, shortcut, used):
+    assert check_utf8_decode(shortcut) is False
+    out = capsys.readouterr().out
+    assert f"your code uses {used}" in out and "reading the bit patterns yourself" in out
+
+
+def test_utf8_decode_refuses_decode_at_run_time_too(capsys):
+    def hidden(data):  # the method name is built at run time, so reading the code cannot see it
+        return getattr(data, "de" + "code")()
+
+    assert check_utf8_decode(hidden) is False
+    assert "your code called bytes.decode" in capsys.readouterr().out
 
 
 def vocab_from(merges):
@@ -80,11 +118,16 @@ def test_decode_ids(capsys):
     assert check_decode_ids(strict) is False
     assert "UnicodeDecodeError" in capsys.readouterr().out
 
-    def right(ids, merges):
-        return b"".join(vocab_from(merges)[i] for i in ids).decode("utf-8", errors="replace")
-
-    assert check_decode_ids(right) is True
+    assert check_decode_ids(decode_ids) is True
     assert "✅" in capsys.readouterr().out
+
+
+def test_decode_ids_rejects_the_library(capsys):
+    def via_library(ids, merges):
+        return BPETokenizer(merges).decode(ids)
+
+    assert check_decode_ids(via_library) is False
+    assert "`BPETokenizer` from tinyformer.tokenizer" in capsys.readouterr().out
 
 
 def test_encode_word(capsys):
@@ -113,15 +156,20 @@ def test_encode_word(capsys):
 
     assert check_encode_word(chars_not_bytes) is False
 
-    def right(word, merges):
-        ids = list(word.encode("utf-8"))
-        while len(ids) > 1:
-            pairs = [p for p in zip(ids, ids[1:]) if p in merges]
-            if not pairs:
-                break
-            best = min(pairs, key=merges.get)
-            ids = merge(ids, best, merges[best])
-        return ids
-
-    assert check_encode_word(right) is True
+    assert check_encode_word(encode_word) is True
     assert "✅" in capsys.readouterr().out
+
+
+def test_encode_word_rejects_the_library(capsys):
+    def via_library(word, merges):
+        return BPETokenizer(merges).encode(word)
+
+    def via_tiktoken(word, merges):
+        import tiktoken
+
+        return tiktoken.get_encoding("gpt2").encode(word)
+
+    assert check_encode_word(via_library) is False
+    assert "from tinyformer.tokenizer" in capsys.readouterr().out
+    assert check_encode_word(via_tiktoken) is False
+    assert "an import of `tiktoken`" in capsys.readouterr().out

@@ -1,13 +1,25 @@
-"""The notebook-07 exercise checks reject stubs and plausible mistakes and accept a correct solution."""
+"""The notebook-07 exercise checks reject stubs, plausible mistakes and the shortcuts they rule out, and accept
+the solutions."""
 
 from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 import torch.nn.functional as F
 
 from tinyformer.exercises import check_beam_step, check_label_smoothed_loss, check_warmup_cosine_lr
+from tinyformer.exercises.core import reset_hints
+from tinyformer.exercises.solutions.translation import beam_step as beam_solution
+from tinyformer.exercises.solutions.translation import smoothed_loss as ls_solution
+from tinyformer.exercises.solutions.translation import warmup_cosine_lr as lr_solution
+from tinyformer.train import TrainConfig, label_smoothed_cross_entropy, lr_lambda
+
+
+@pytest.fixture(autouse=True)
+def fresh_hints():
+    reset_hints()
 
 
 def stub(*args):
@@ -15,13 +27,6 @@ def stub(*args):
 
 
 # ---- warmup + cosine
-
-
-def lr_solution(step, peak, warmup, total, floor):
-    if step < warmup:
-        return peak * (step + 1) / warmup
-    progress = min((step - warmup) / (total - warmup), 1.0)
-    return floor + (peak - floor) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
 def lr_no_cap(step, peak, warmup, total, floor):          # forgets to stop at total: cosine comes back up
@@ -50,16 +55,10 @@ def test_warmup_cosine_lr(capsys):
 # ---- label smoothing
 
 
-def ls_solution(logits, target, eps, pad_id):
+def ls_counts_padding(logits, target, eps, pad_id):            # averages over every position, padding included
     logp = torch.log_softmax(logits, dim=-1)
     nll = -logp.gather(1, target[:, None]).squeeze(1)
-    per_token = (1 - eps) * nll + eps * (-logp.mean(dim=-1))
-    keep = target != pad_id
-    return per_token[keep].mean()
-
-
-def ls_counts_padding(logits, target, eps, pad_id):
-    return F.cross_entropy(logits, target, label_smoothing=eps)
+    return ((1 - eps) * nll + eps * (-logp.mean(dim=-1))).mean()
 
 
 def ls_wrong_spread(logits, target, eps, pad_id):           # spreads eps over the V-1 wrong classes only
@@ -69,6 +68,51 @@ def ls_wrong_spread(logits, target, eps, pad_id):           # spreads eps over t
     others = (-logp.sum(-1) - nll) / (V - 1)
     keep = target != pad_id
     return ((1 - eps) * nll + eps * others)[keep].mean()
+
+
+def ls_cross_entropy(logits, target, eps, pad_id):
+    return F.cross_entropy(logits, target, label_smoothing=eps, ignore_index=pad_id)
+
+
+def ls_module(logits, target, eps, pad_id):
+    return torch.nn.CrossEntropyLoss(label_smoothing=eps, ignore_index=pad_id)(logits, target)
+
+
+def ls_loop(logits, target, eps, pad_id):                     # right values, one position at a time
+    losses = []
+    for row, t in zip(logits, target):
+        if t != pad_id:
+            logp = torch.log_softmax(row, dim=-1)
+            losses.append((1 - eps) * -logp[t] + eps * -logp.mean())
+    return torch.stack(losses).mean()
+
+
+def ls_comprehension(logits, target, eps, pad_id):
+    logp = torch.log_softmax(logits, dim=-1)
+    nll = torch.stack([-logp[i, t] for i, t in enumerate(target.tolist())])
+    keep = target != pad_id
+    return ((1 - eps) * nll + eps * -logp.mean(dim=-1))[keep].mean()
+
+
+def ls_library(logits, target, eps, pad_id):
+    return label_smoothed_cross_entropy(logits, target, eps, pad_id)
+
+
+@pytest.mark.parametrize("shortcut, used", [
+    (ls_cross_entropy, "`.cross_entropy`"), (ls_module, "`.CrossEntropyLoss`"), (ls_loop, "a loop"),
+    (ls_comprehension, "a loop"), (ls_library, "`label_smoothed_cross_entropy` from tinyformer.train"),
+])
+def test_label_smoothed_loss_rejects_shortcuts_and_loops(capsys, shortcut, used):
+    assert check_label_smoothed_loss(shortcut) is False
+    assert f"your code uses {used}" in capsys.readouterr().out
+
+
+def test_warmup_cosine_lr_rejects_the_library(capsys):
+    def via_library(step, peak, warmup, total, floor):
+        return peak * lr_lambda(step, TrainConfig(max_steps=total, lr=peak, warmup_steps=warmup))
+
+    assert check_warmup_cosine_lr(via_library) is False
+    assert "from tinyformer.train" in capsys.readouterr().out
 
 
 def test_label_smoothed_loss(capsys):
@@ -82,12 +126,6 @@ def test_label_smoothed_loss(capsys):
 
 
 # ---- one beam step
-
-
-def beam_solution(scores, logp, k):
-    V = logp.size(1)
-    top, idx = (scores[:, None] + logp).reshape(-1).topk(k)
-    return top, idx // V, idx % V
 
 
 def beam_only_best(scores, logp, k):

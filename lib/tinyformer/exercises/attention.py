@@ -12,7 +12,8 @@ from .core import expect, expect_close, forbid, plain, refusing_tensor, run_chec
 __all__ = ["check_attention_scores", "check_softmax_rows", "check_attention"]
 
 _NO_SOFTMAX = "the exercise builds softmax from exp and sum, so torch's softmax (in any spelling) is off limits"
-_SOFTMAX_NAMES = ("softmax", "log_softmax", "softmin", "Softmax", "LogSoftmax", "Softmin", "scaled_dot_product_attention")
+_SOFTMAX_NAMES = ("softmax", "log_softmax", "softmin", "Softmax", "LogSoftmax", "Softmin",
+                  "scaled_dot_product_attention")
 
 
 def _qkv(seed: int, batch=(2,), T_q=3, T_k=4, D=5, D_v=2):

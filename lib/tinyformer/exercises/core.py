@@ -27,6 +27,8 @@ import torch
 # the libraries the checks compare with: calling them would make any exercise pass
 LIBRARIES = ("tinyformer", "tiktoken", "tokenizers", "transformers")
 LIBRARY_WHY = "that is the code the check compares with; write it with torch and your own functions"
+# functions from these modules are read like the learner's own (a notebook; the worked solutions)
+LEARNER_MODULES = ("__main__", "tinyformer.exercises.solutions")
 
 _failures: dict[str, int] = {}  # check name -> failed attempts in this session
 
@@ -147,12 +149,13 @@ def _module_of(obj: Any) -> str | None:
 
 
 def find_shortcut(fn: Callable, names: Iterable[str] = (), modules: Iterable[str] = LIBRARIES,
-                  strings: Iterable[str] = (), loops: bool = False, allow: Iterable[str] = ()) -> tuple[str, bool] | None:
+                  strings: Iterable[str] = (), loops: bool = False,
+                  allow: Iterable[str] = ()) -> tuple[str, bool] | None:
     """What in `fn` breaks the rules, in words, and whether it is a library; None if nothing does.
 
     Reads the bytecode of `fn`, of the functions and lambdas inside it, and of every function it
-    refers to that was written next to it (same globals: the same notebook or module), resolving
-    global and closure names. Breaks the rules: an attribute or global called one of `names`
+    refers to that was written next to it (same globals: the same notebook or module; or one of
+    `LEARNER_MODULES`), resolving global and closure names. Breaks the rules: an attribute or global called one of `names`
     (`.decode`, `softmax`), an object whose `__name__` is one of them (an alias), anything from one of
     `modules` (a module, function, class or instance) unless its name is in `allow`, a string
     constant in `strings` (case-insensitive), and with `loops=True` a for/while loop or comprehension.
@@ -192,7 +195,9 @@ def find_shortcut(fn: Callable, names: Iterable[str] = (), modules: Iterable[str
                 if op in _CELL_LOADS and arg in cells:
                     refs.append((arg, cells[arg]))
         for ref, obj in refs:
-            if isinstance(obj, types.FunctionType) and (obj.__globals__ is home or obj.__module__ == "__main__"):
+            learners = isinstance(obj, types.FunctionType) and (
+                obj.__globals__ is home or _in_modules(obj.__module__, LEARNER_MODULES))
+            if learners:
                 todo.append(obj)  # a helper the learner wrote: read it too
                 continue
             obj_name = getattr(obj, "__name__", None)

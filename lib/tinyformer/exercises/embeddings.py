@@ -16,7 +16,8 @@ _NO_INDEXING = "the exercise writes the lookup as a product of one-hot rows with
 _INDEXING_OPS = {  # torch function name -> what the learner wrote
     "__getitem__": "indexing (table[...])", "index_select": "index_select", "gather": "gather", "take": "take",
     "take_along_dim": "take_along_dim", "embedding": "F.embedding", "embedding_bag": "F.embedding_bag",
-    "select": "select", "narrow": "narrow", "unbind": "unbind", "__iter__": "a loop over the table's rows",
+    "select": "select", "narrow": "narrow", "unbind": "the table's rows one by one (unbind, or a loop over it)",
+    "__iter__": "the table's rows one by one (a loop over it)",
     "tolist": "tolist", "numpy": "numpy", "copy_": "a copy of the table into another tensor",
 }
 

@@ -16,7 +16,8 @@ def layer_norm(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: f
     return (x - mean) / torch.sqrt(var + eps) * weight + bias
 
 
-def feed_forward(x: torch.Tensor, W1: torch.Tensor, b1: torch.Tensor, W2: torch.Tensor, b2: torch.Tensor) -> torch.Tensor:
+def feed_forward(x: torch.Tensor, W1: torch.Tensor, b1: torch.Tensor, W2: torch.Tensor,
+                 b2: torch.Tensor) -> torch.Tensor:
     """relu(x W1ᵀ + b1) W2ᵀ + b2 with weights stored (out, in) like nn.Linear's; (B, T, C) -> (B, T, C)."""
     h = torch.relu(x @ W1.T + b1)  # (B, T, d_ff)
     return h @ W2.T + b2  # (B, T, C)
