@@ -43,7 +43,8 @@ def check_attention_scores(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tens
 
 
 def check_softmax_rows(fn: Callable[[torch.Tensor], torch.Tensor]) -> bool:
-    """`fn(scores (..., T_k)) -> same shape`, softmax over the last dim, stable for large scores."""
+    """`fn(scores (..., T_k)) -> same shape`, softmax over the last dim, stable for large scores, from exp and sum:
+    torch's softmax in any spelling is rejected, by reading the code and by scores that refuse it at run time."""
 
     def test():
         forbid(fn, _NO_SOFTMAX, names=_SOFTMAX_NAMES)

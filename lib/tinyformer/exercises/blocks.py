@@ -22,7 +22,8 @@ def _randn(*shape: int, seed: int) -> torch.Tensor:
 
 
 def check_layer_norm(layer_norm: Callable) -> bool:
-    """layer_norm(x (..., C), weight (C,), bias (C,), eps=1e-5) == F.layer_norm."""
+    """layer_norm(x (..., C), weight (C,), bias (C,), eps=1e-5) == F.layer_norm, without F.layer_norm or a
+    LayerNorm module (rejected by reading the code and by an input that refuses them at run time)."""
 
     def test():
         forbid(layer_norm, _NO_LAYER_NORM,

@@ -23,7 +23,11 @@ _INDEXING_OPS = {  # torch function name -> what the learner wrote
 
 
 def check_one_hot_lookup(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
-    """`fn(ids (B, T) long, table (V, C)) -> (B, T, C)` computed as one_hot(ids) @ table."""
+    """`fn(ids (B, T) long, table (V, C)) -> (B, T, C)` computed as one_hot(ids) @ table.
+
+    No indexing: F.embedding, nn.Embedding, index_select, gather and indexing the table are rejected, by
+    reading the code and by a table that refuses them at run time.
+    """
 
     def test():
         forbid(fn, _NO_INDEXING, names=("embedding", "Embedding", "embedding_bag", "EmbeddingBag", "index_select",
@@ -42,7 +46,7 @@ def check_one_hot_lookup(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor
 
 
 def check_positional_encoding(fn: Callable[[int, int], torch.Tensor]) -> bool:
-    """`fn(n_positions, d_model) -> (n_positions, d_model)` sinusoidal table (even d_model)."""
+    """`fn(n_positions, d_model) -> (n_positions, d_model)` sinusoidal table (even d_model), from the formula."""
 
     def test():
         forbid(fn)

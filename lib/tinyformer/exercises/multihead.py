@@ -52,7 +52,11 @@ def check_merge_heads(merge_heads: Callable) -> bool:
 
 
 def check_multi_head_attention(multi_head_attention: Callable) -> bool:
-    """multi_head_attention(x, in_proj_weight, in_proj_bias, out_weight, out_bias, n_heads) -> (B, T, C)."""
+    """multi_head_attention(x, in_proj_weight, in_proj_bias, out_weight, out_bias, n_heads) -> (B, T, C).
+
+    A ready-made layer (tinyformer's MultiHeadAttention, nn.MultiheadAttention) is rejected; the library's
+    scaled_dot_product_attention (notebook 03) is allowed.
+    """
 
     def test():
         forbid(multi_head_attention, "the exercise builds the layer from its raw weights",

@@ -1,7 +1,7 @@
 """Auto-checked exercises for notebook 08 (sampling): temperature, top-k, top-p, a greedy loop.
 
-Each check compares the learner's function with `tinyformer.sampling` on a few seeded cases,
-prints one line (pass, or fail with a hint) and returns a bool; it never raises.
+Each check compares the learner's function with `tinyformer.sampling` on a few seeded cases (calling
+that library is rejected), prints a pass, or a fail with a nudge or hint, and returns a bool; it never raises.
 """
 
 from __future__ import annotations
@@ -76,7 +76,10 @@ def check_top_k(top_k_filter_fn: Callable[[torch.Tensor, int], torch.Tensor]) ->
 
 
 def check_top_p(top_p_filter_fn: Callable[[torch.Tensor, float], torch.Tensor]) -> bool:
-    """`top_p_filter(logits, p) -> logits`: keep the smallest set of most likely tokens with probability >= p."""
+    """`top_p_filter(logits, p) -> logits`: keep the smallest set of most likely tokens with probability >= p.
+
+    Vectorised over rows: a Python loop (for, while, comprehension) is rejected.
+    """
 
     def test() -> None:
         forbid(top_p_filter_fn, "the exercise asks for top-p vectorised over rows: sorting, cumulative sums and a "
@@ -119,7 +122,8 @@ class _PatternLM(torch.nn.Module):
 
 
 def check_greedy_generate(greedy_generate: Callable[[torch.nn.Module, list[int], int], list[int]]) -> bool:
-    """`greedy_generate(model, ids, n) -> ids + n new tokens`: argmax of model(x)[0, -1] each step, last block_size tokens."""
+    """`greedy_generate(model, ids, n) -> ids + n new tokens`: argmax of model(x)[0, -1] each step, last block_size
+    tokens, without a cache (passing one to the model is rejected)."""
 
     def test() -> None:
         forbid(greedy_generate)

@@ -43,7 +43,10 @@ def check_warmup_cosine_lr(fn: Callable[[int, float, int, int, float], float]) -
 
 
 def check_label_smoothed_loss(fn: Callable[[torch.Tensor, torch.Tensor, float, int], torch.Tensor]) -> bool:
-    """fn(logits (N, V), target (N,), eps, pad_id) -> mean label-smoothed cross-entropy over non-pad targets."""
+    """fn(logits (N, V), target (N,), eps, pad_id) -> mean label-smoothed cross-entropy over non-pad targets.
+
+    Vectorised: a loop (for, while, comprehension) or F.cross_entropy / nn.CrossEntropyLoss is rejected.
+    """
 
     def test() -> None:
         forbid(fn, "the exercise writes the smoothed loss from log-probabilities, vectorised: no loop, and no "
