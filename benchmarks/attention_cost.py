@@ -12,7 +12,7 @@ small T fixed per-call overheads dominate and pull the fitted k below 2 (the til
 One thread by default (`--threads`): on a shared machine extra threads measure the neighbours.
 
 Memory. The peak of tensor memory alive at once *inside* each call, at T = `--memory-length`,
-measured by `PeakTensorMemory`, a TorchDispatchMode: every ATen op's output storages are counted
+measured by `tinyformer.scaling.PeakTensorMemory`, a TorchDispatchMode: every ATen op's output storages are counted
 when created (inputs excluded) and uncounted when freed (a weak reference to each storage says when
 it dies), and the running total's maximum is the peak. It sees every tensor that Python-level code
 creates, the (T, T) scores of the naive version included, and is exact and deterministic (unlike
@@ -37,43 +37,14 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.multiprocessing.reductions import StorageWeakRef
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_leaves
 
 from tinyformer.attention import scaled_dot_product_attention, tiled_attention
+from tinyformer.scaling import PeakTensorMemory  # counts every tensor created inside `with`, op by op
 
 HEADS = 2
 HEAD_DIM = 64
 BLOCK = 64
 MIB = 2**20
-
-
-class PeakTensorMemory(TorchDispatchMode):
-    """Largest total bytes of tensor storage alive at once among the tensors created inside `with`."""
-
-    def __init__(self, *outside: torch.Tensor):
-        super().__init__()
-        self.outside = {StorageWeakRef(t.untyped_storage()).cdata for t in outside}  # inputs and views of them
-        self.live: dict[int, tuple[StorageWeakRef, int]] = {}  # storage id -> (weak ref, bytes)
-        self.now = 0
-        self.peak = 0
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        out = func(*args, **(kwargs or {}))
-        for key, (ref, nbytes) in list(self.live.items()):  # what died since the last op
-            if ref.expired():
-                del self.live[key]
-                self.now -= nbytes
-        for t in tree_leaves(out):
-            if isinstance(t, torch.Tensor):
-                storage = t.untyped_storage()
-                ref = StorageWeakRef(storage)
-                if ref.cdata not in self.live and ref.cdata not in self.outside:  # new storage, not a view
-                    self.live[ref.cdata] = (ref, storage.nbytes())
-                    self.now += storage.nbytes()
-        self.peak = max(self.peak, self.now)
-        return out
 
 
 def inputs(T: int, seed: int = 0) -> tuple[torch.Tensor, ...]:

@@ -92,8 +92,8 @@ def check_online_softmax(online_softmax: Callable) -> bool:
             expect_close(l, want_l, what="l (the running sum)", atol=1e-9, rtol=1e-9)
 
     return run_check("online_softmax", test,
-                     "keep m and l; for each block, m_new = max(m, block.max()); the old l was summed against the "
-                     "old m, so multiply it by exp(m - m_new) before adding the block's exp(block - m_new).sum()")
+                     "keep two numbers, the running max m and the running sum l; when a block raises m, the old l "
+                     "was summed against the old m: by what factor must it change before you add the block's part?")
 
 
 def check_tiled_attention(tiled_attention: Callable) -> bool:
