@@ -1,19 +1,24 @@
-"""Slide metadata for the notebooks: present a notebook as a talk with jupyterlab-rise (RISE).
+"""Slide metadata for the notebooks: present a notebook as a talk with jupyterlab-slideshow.
 
-Each cell's `metadata.slideshow.slide_type` says how RISE shows it: "slide" starts a new slide,
-"subslide" a new slide below it (reveal.js's vertical stack), "fragment" appears on the current slide
-at the next key press, "-" joins the current slide at once, "skip" is never shown and "notes" goes to
-the presenter view (key `t`).
+jupyterlab-slideshow presents the notebook inside JupyterLab (the "Toggle Deck" button of the notebook
+toolbar; Space / Shift-Space step, Escape leaves), so code runs and widgets stay live on their slides.
+(jupyterlab-rise 0.43.1 was tried first: its separate slideshow app shows ipywidgets 8 widgets as
+plain text, jupyterlab-contrib/rise issues 119 and 126.) Each cell's `metadata.slideshow.slide_type`,
+the format RISE and nbconvert's slides also read, says how it is shown: "slide" starts a new slide,
+"subslide" a new slide below it, "fragment" appears on the current slide at the next key press, "-"
+joins the current slide at once, "skip" is never shown and "notes" is kept for the presenter.
 
 `apply` sets the types by rules, so re-running it gives the same metadata (idempotent):
 - a markdown cell that opens with a `#` or `##` heading starts a slide; `###` starts a subslide;
-- the setup cell (the first code cell, or any code cell that only imports) is skipped;
+- the setup cell (a code cell whose first comment says "setup"/"imports", or of imports only) is skipped;
 - every other cell is a fragment of the current slide while the slide's estimated height stays
   within `SLIDE_HEIGHT_PX` at `SLIDE_WIDTH_PX` wide, else it starts a subslide;
 - prose that does not fit on any slide (a markdown cell taller than a slide by itself) goes to notes.
-Heights are estimated from the stored source and outputs (lines, wrapped at the slide's width;
-images at their pixel size, shrunk to the width), calibrated against JupyterLab's rendering in
-Chromium (tests/browser/test_lecture.py measures the real thing). `check` is the hygiene rule.
+Heights are estimated from the stored source and outputs (lines wrapped at the slide's width, images
+at their pixel size shrunk to the column), calibrated against JupyterLab in Chromium
+(tests/browser/test_lecture.py measures the real slides). `check` is the hygiene rule: it fails on a
+slide of several cells taller than the view; `tall_cells` lists single cells taller than a slide by
+themselves, which no metadata can fix (split the cell or shrink its figure).
 
 Command line: `python -m tinyformer.slides apply|check|summary notebooks/NN-*.ipynb ...`
 """
@@ -29,28 +34,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = [
-    "IMAGE_MAX_PX", "IMAGE_MAX_BY_LINES", "TEXT_MAX_PX", "SLIDE_TYPES", "SLIDE_WIDTH_PX", "SLIDE_HEIGHT_PX", "SECONDS_PER_STEP", "RISE_SETTINGS",
-    "Slide", "cell_height", "plan", "apply", "slides", "check", "main",
+    "SLIDE_TYPES", "SLIDE_WIDTH_PX", "SLIDE_HEIGHT_PX", "SECONDS_PER_STEP",
+    "Slide", "cell_height", "plan", "apply", "slides", "check", "tall_cells", "main",
 ]
 
 SLIDE_TYPES = ("slide", "subslide", "fragment", "-", "skip", "notes")
 SLIDE_WIDTH_PX = 1280
 SLIDE_HEIGHT_PX = 720
 SECONDS_PER_STEP = {"markdown": 40, "code": 50, "widget": 90}  # class time per shown cell (talk + run)
-# reveal's "white" theme ships its fonts (the default "simple" theme asks Google Fonts: not offline)
-RISE_SETTINGS = {"theme": "white", "transition": "none", "start_slideshow_at": "beginning", "scroll": True}
 
-_MARGIN = 60  # px: the slide's own padding and the cell prompts' spacing
+_MARGIN = 60  # px: the deck's own top and bottom margin
 _TEXT_CHARS = 150  # characters of prose per line at 1280 px
 _CODE_CHARS = 125  # characters of code per line (monospace, after the prompt)
 _LINE = {"p": 19, "li": 22, "h1": 70, "h2": 50, "h3": 40, "code": 18.5, "out": 17}
-# notebooks/rise.css (slides only; the notebook view is unchanged) caps a figure's height on a slide, lower
-# under a long code cell (IMAGE_MAX_BY_LINES: code lines -> px), and scrolls a printout taller than TEXT_MAX_PX
-IMAGE_MAX_PX = 500
-IMAGE_MAX_BY_LINES = ((18, 220), (10, 300))
-SMALL_CODE_LINES = 20  # a code cell this long is set at 85% size on a slide
-TEXT_MAX_PX = 300
-_WIDGET_PX = 520  # a live widget's height (controls and a figure of at most IMAGE_MAX_PX)
+_DECK_WIDTH_PX = 1120  # the cells' column in jupyterlab-slideshow at 1280 px (measured)
+_WIDGET_PX = 480  # a live widget: its controls and a figure
 _WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 
@@ -100,10 +98,10 @@ def _markdown_height(text: str) -> float:
 
 
 def _text_height(text: str) -> float:
-    return min(TEXT_MAX_PX, sum(_LINE["out"] * _wrapped(line, _CODE_CHARS) for line in text.splitlines())) + 8
+    return sum(_LINE["out"] * _wrapped(line, _CODE_CHARS) for line in text.splitlines()) + 8
 
 
-def _output_height(out: dict, image_max: float = IMAGE_MAX_PX) -> float:
+def _output_height(out: dict) -> float:
     kind = out.get("output_type")
     if kind == "stream":
         return _text_height("".join(out.get("text", "")))
@@ -115,8 +113,8 @@ def _output_height(out: dict, image_max: float = IMAGE_MAX_PX) -> float:
     if "image/png" in data:
         w, h = _png_size(data["image/png"])
         width = out.get("metadata", {}).get("image/png", {}).get("width", w) or w
-        scale = min(1.0, (SLIDE_WIDTH_PX - 120) / max(width, 1))
-        return min(h * (width / max(w, 1)) * scale, image_max) + 60  # + the output area's padding (measured)
+        scale = min(1.0, (_DECK_WIDTH_PX - 20) / max(width, 1))
+        return h * (width / max(w, 1)) * scale + 10
     if "text/html" in data:
         html = "".join(data["text/html"])
         return 30 + 22 * html.count("<tr") + 20 * html.count("<br") + 20 * html.count("<p")
@@ -126,21 +124,14 @@ def _output_height(out: dict, image_max: float = IMAGE_MAX_PX) -> float:
 
 
 def cell_height(cell: dict) -> float:
-    """The estimated height in px of `cell` as RISE draws it at SLIDE_WIDTH_PX wide (source + outputs)."""
+    """The estimated height in px of `cell` as a slide shows it at SLIDE_WIDTH_PX wide (source + outputs)."""
     if cell.get("cell_type") == "markdown":
         return _markdown_height(_source(cell))
     if cell.get("cell_type") != "code":
         return 0.0
     lines = _source(cell).splitlines() or [""]
-    line_px = _LINE["code"] * (0.85 if len(lines) >= SMALL_CODE_LINES else 1.0)
-    h = 24 + sum(line_px * _wrapped(line, _CODE_CHARS) for line in lines)
-    outputs = cell.get("outputs", [])
-    if any(_WIDGET_MIME in o.get("data", {}) for o in outputs):
-        # on a slide a widget cell shows the live widget only: no code, no static fallback figure (rise.css)
-        outputs = [o for o in outputs if "image/png" not in o.get("data", {})]
-        h = 10.0
-    image_max = next((px for n, px in IMAGE_MAX_BY_LINES if len(lines) >= n), IMAGE_MAX_PX)
-    return h + sum(_output_height(o, image_max) for o in outputs)
+    h = 24 + sum(_LINE["code"] * _wrapped(line, _CODE_CHARS) for line in lines)
+    return h + sum(_output_height(o) for o in cell.get("outputs", []))
 
 
 def _is_setup(cell: dict, first_code: bool) -> bool:
@@ -206,7 +197,7 @@ class Slide:
 
 
 def slides(nb: dict) -> list[Slide]:
-    """The pages RISE shows for `nb` as it stands (its stored metadata), in order."""
+    """The pages of the talk for `nb` as it stands (its stored metadata), in order."""
     pages: list[Slide] = []
     for i, cell in enumerate(nb["cells"]):
         t = cell.get("metadata", {}).get("slideshow", {}).get("slide_type", "-")
@@ -228,7 +219,7 @@ def slides(nb: dict) -> list[Slide]:
 
 
 def apply(path: str | Path) -> bool:
-    """Write the planned slide types (and RISE's settings) into the notebook at `path`; True if it changed.
+    """Write the planned slide types into the notebook at `path`; True if it changed.
 
     Only metadata changes: sources and outputs are untouched. Raises FileNotFoundError for a missing path.
     """
@@ -237,7 +228,7 @@ def apply(path: str | Path) -> bool:
     nb = json.loads(text)
     for cell, kind in zip(nb["cells"], plan(nb)):
         cell.setdefault("metadata", {})["slideshow"] = {"slide_type": kind}
-    nb["metadata"]["rise"] = dict(RISE_SETTINGS)
+    nb["metadata"].pop("rise", None)  # jupyterlab-rise's settings (tried first, not used)
     new = json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
     if new == text:
         return False
@@ -260,14 +251,16 @@ def check(path: str | Path) -> list[str]:
             shown.append((i, meta["slide_type"]))
     if not problems and shown and shown[0][1] != "slide":
         problems.append(f"{name}: the first shown cell ({shown[0][0]}) must start a slide")
-    if "rise" not in nb.get("metadata", {}):
-        problems.append(f"{name}: no metadata.rise (RISE's settings); run python -m tinyformer.slides apply {path}")
     for n, page in enumerate(slides(nb)):
-        if page.height > SLIDE_HEIGHT_PX:
-            fix = "start a subslide inside it" if len(page.cells) > 1 else "split the cell or shrink its output"
+        if page.height > SLIDE_HEIGHT_PX and len(page.cells) > 1:
             problems.append(f"{name} slide {n + 1} (cells {page.cells}): about {page.height:.0f} px tall, over "
-                            f"{SLIDE_HEIGHT_PX}: {fix}")
+                            f"{SLIDE_HEIGHT_PX}: start a subslide inside it")
     return problems
+
+
+def tall_cells(nb: dict) -> list[int]:
+    """Shown cells taller than a slide by themselves (estimated): split them, or shrink their output."""
+    return [page.cells[0] for page in slides(nb) if len(page.cells) == 1 and page.height > SLIDE_HEIGHT_PX]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -287,8 +280,9 @@ def main(argv: list[str] | None = None) -> int:
             nb = json.loads(Path(p).read_text(encoding="utf-8"))
             pages = slides(nb)
             secs = sum(s.seconds for s in pages)
+            tall = tall_cells(nb)
             print(f"{Path(p).name}: {len(pages)} slides, {sum(s.steps for s in pages)} steps, "
-                  f"about {secs / 60:.0f} min of class time")
+                  f"about {secs / 60:.0f} min of class time" + (f"; cells taller than a slide: {tall}" if tall else ""))
     return status
 
 
