@@ -100,7 +100,8 @@ def _check_layer(model: GPT, layer: object) -> int:
 def _check_points(model: GPT, points: object, name: str = "points") -> torch.Tensor:
     C = model.config.d_model
     if not isinstance(points, torch.Tensor) or not points.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor (N, C={C}), got {getattr(points, 'dtype', type(points).__name__)}")
+        got = getattr(points, "dtype", type(points).__name__)
+        raise TypeError(f"{name} must be a floating-point tensor (N, C={C}), got {got}")
     if points.dim() == 1:
         points = points[None]
     if points.dim() != 2 or points.shape[1] != C or points.shape[0] == 0:
@@ -324,7 +325,8 @@ def principal_plane(states: torch.Tensor, origin: torch.Tensor, resolution: int 
     fixed so its largest entry is positive. Needs N >= 3 states.
     """
     if not isinstance(states, torch.Tensor) or not states.is_floating_point() or states.dim() != 2:
-        raise TypeError(f"states must be a floating-point tensor (N, C), got {getattr(states, 'shape', type(states).__name__)}")
+        got = getattr(states, "shape", type(states).__name__)
+        raise TypeError(f"states must be a floating-point tensor (N, C), got {got}")
     if states.shape[0] < 3:
         raise ValueError(f"states must hold at least 3 rows to have two principal directions, got {states.shape[0]}")
     origin = _check_vector("origin", origin, states.shape[1])

@@ -77,8 +77,8 @@ class SAERecipe:
                 raise ValueError(f"{name}={value!r} must be an int >= {low}")
         for name in ("l1", "lr"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (value >= 0 and math.isfinite(value)) \
-                    or (name == "lr" and value == 0):
+            number = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+            if not number or value < 0 or (name == "lr" and value == 0):
                 raise ValueError(f"{name}={value!r} must be a finite number {'> 0' if name == 'lr' else '>= 0'}")
 
 
@@ -158,7 +158,8 @@ def token_windows(tokenizer, n_windows: int, seq_len: int, seed: int = 0, held_o
 def _check_gpt_and_windows(model: object, windows: object, layer: object) -> None:
     if not isinstance(model, GPT):
         raise TypeError(f"model must be a tinyformer.model.GPT, got {type(model).__name__}")
-    if not isinstance(windows, torch.Tensor) or windows.dim() != 2 or windows.is_floating_point() or windows.numel() == 0:
+    if (not isinstance(windows, torch.Tensor) or windows.dim() != 2 or windows.is_floating_point()
+            or windows.numel() == 0):
         raise ValueError(f"windows must be an integer tensor of token ids (N, T), got "
                          f"{tuple(getattr(windows, 'shape', ())) or type(windows).__name__}")
     n = model.config.n_layers

@@ -52,7 +52,8 @@ def boundary_token_map(logits: torch.Tensor, resolution: int, temperature: float
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature >= 0:
         raise ValueError(f"temperature={temperature!r} must be a number >= 0")
     if logits.dim() != 2 or logits.shape[0] != resolution * resolution:
-        raise ValueError(f"logits must have shape (resolution^2 = {resolution * resolution}, V), got {tuple(logits.shape)}")
+        raise ValueError(f"logits must have shape (resolution^2 = {resolution * resolution}, V), "
+                         f"got {tuple(logits.shape)}")
     token = logits.argmax(-1).view(resolution, resolution)
     if temperature == 0:
         prob = torch.ones(resolution, resolution, dtype=logits.dtype)
@@ -109,5 +110,6 @@ def boundary_explorer(model: GPT, prompt: list[int], other: list[int], decode: C
     temp_s.observe(redraw, "value")
     rerun()
     box = W.VBox([W.HBox([layer_s, plane_d]), W.HBox([res_s, temp_s]), info, image])
-    box.layer, box.plane, box.resolution, box.temperature, box.image, box.info = layer_s, plane_d, res_s, temp_s, image, info
+    box.layer, box.plane, box.resolution, box.temperature = layer_s, plane_d, res_s, temp_s
+    box.image, box.info = image, info
     return box
