@@ -49,6 +49,10 @@ def test_recipe_validation_and_recall_of_an_untrained_model():
     torch.manual_seed(0)
     model = GPT(FactsRecipe().model).eval()
     assert 0.0 <= recall(model) <= 0.5
+    with pytest.raises(TypeError, match="model"):
+        recall(torch.nn.Linear(2, 2))
+    with pytest.raises(ValueError, match="relation"):
+        recall(model, "likes")
 
 
 def test_load_or_train_caches_by_recipe(tmp_path):

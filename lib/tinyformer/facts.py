@@ -172,6 +172,10 @@ class FactsRecipe:
 @torch.no_grad()
 def recall(model: GPT, relation: str | None = None) -> float:
     """Share of facts whose attribute is the argmax next token after ". First Family relation"."""
+    if not isinstance(model, GPT):
+        raise TypeError(f"model must be a tinyformer GPT, got {type(model).__name__}")
+    if relation is not None and relation not in RELATIONS:
+        raise ValueError(f"relation={relation!r} must be None (all) or one of {sorted(RELATIONS)}")
     relations = sorted(RELATIONS) if relation is None else [relation]
     hits = total = 0
     for rel in relations:
