@@ -15,7 +15,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from tinyformer.attention import scaled_dot_product_attention, tiled_attention
-from tinyformer.finetune import GPTClassifier, accuracy, finetune_classifier, word_order_examples
+from tinyformer.finetune import GPTClassifier, accuracy, finetune_classifier, scrambled_examples
 from tinyformer.layers import EncoderLayer
 from tinyformer.model import GPT, GPTConfig
 from tinyformer.scaling import (CHINCHILLA, attention_dominates_at, block_flops_per_token, chinchilla_loss,
@@ -95,26 +95,38 @@ def test_span_scores_exact_match_of_one_token_is_token_accuracy():
                                                   if not n.startswith(("tok_embed", "pos_embed")))
 
 
-def test_word_order_examples_hold_the_same_words_in_both_classes():
-    text = " ".join(f"w{i % 37}" for i in range(400))
+def test_scrambled_examples_are_balanced_and_bad_input_is_named():
+    text = " ".join(f"word{i % 37}" for i in range(400))
     tokenize = lambda s: [ord(c) for c in s]  # noqa: E731
-    ids, labels = word_order_examples(text, tokenize, n_words=10, n_tokens=20)
+    ids, labels = scrambled_examples(text, tokenize, n_words=10, n_tokens=20)
     assert ids.shape == (2 * 40, 20) and labels.sum().item() == 40
     with pytest.raises(ValueError, match="n_words=1"):
-        word_order_examples(text, tokenize, n_words=1)
+        scrambled_examples(text, tokenize, n_words=1)
+    with pytest.raises(ValueError, match="corrupt='digits'"):
+        scrambled_examples(text, tokenize, corrupt="digits")
 
 
-def test_word_order_pairs_are_permutations():
-    words = [f"w{i}" for i in range(40)]
-    seen = {}
-    ids, labels = word_order_examples(" ".join(words), lambda s: [int(w[1:]) for w in s.split()], n_words=8,
-                                      n_tokens=8)
+@pytest.mark.parametrize("corrupt", ["words", "letters"])
+def test_scrambled_pairs_keep_what_they_should(corrupt):
+    """words: the same words in another order; letters: the same order, each word's first/last letter and letters kept."""
+    words = [f"w{i}abc" for i in range(40)]
+    vocab: dict[str, int] = {}
+    tokenize = lambda s: [vocab.setdefault(w, len(vocab)) for w in s.split()]  # noqa: E731
+    ids, labels = scrambled_examples(" ".join(words), tokenize, corrupt, n_words=8, n_tokens=8)
+    word_of = {i: w for w, i in vocab.items()}
+    rows = {}
     for row, label in zip(ids.tolist(), labels.tolist()):
-        seen.setdefault(tuple(sorted(row)), []).append((label, row))
-    assert len(seen) == 5
-    for pair in seen.values():
-        (a, row_a), (b, row_b) = sorted(pair)
-        assert (a, b) == (0, 1) and Counter(row_a) == Counter(row_b) and row_a != row_b and row_b == sorted(row_b)
+        rows.setdefault(label, []).append([word_of[i] for i in row])
+    assert len(rows[0]) == len(rows[1]) == 5
+    real = {tuple(r) for r in rows[1]}
+    for fake in rows[0]:
+        assert tuple(fake) not in real
+        if corrupt == "words":
+            assert any(Counter(fake) == Counter(r) for r in real)
+        else:
+            match = [r for r in real if all(sorted(a) == sorted(b) and a[0] == b[0] and a[-1] == b[-1]
+                                            for a, b in zip(fake, r))]
+            assert len(match) == 1
 
 
 def test_classifier_reads_causally_at_the_last_token_or_bidirectionally():

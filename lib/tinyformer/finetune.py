@@ -1,8 +1,8 @@
 """Pretrain, then fine-tune: notebook 08's docs GPT turned into a classifier, against the same model from scratch.
 
-The task (made here, from the docs corpus): is a run of words in its real order, or are the same
-words shuffled? Both classes hold the same words (about the same tokens), so a bag of tokens cannot
-tell them apart; knowing how English and the docs are written can. Labelled examples come from the
+The task (made here, from the docs corpus): is a run of words as written, or scrambled? Two
+scramblings: "letters" (each word's inner letters shuffled: a spelling test) and "words" (the words
+shuffled: the same words in both classes, only the order tells). Labelled examples come from the
 training topics' text, the test set from the held-out topics (text the GPT never saw).
 
 `GPTClassifier` reads a GPT's final hidden states (B, T, C) and a linear head -> logits (B, 2):
@@ -28,21 +28,36 @@ from torch import nn
 
 from .model import GPT
 
-__all__ = ["word_order_examples", "GPTClassifier", "finetune_classifier", "accuracy", "run_finetune_comparison"]
+__all__ = ["CORRUPTIONS", "scrambled_examples", "GPTClassifier", "finetune_classifier", "accuracy", "run_finetune_comparison"]
 
 READS = ("causal", "bidirectional")
 
 
-def word_order_examples(text: str, tokenize: Callable[[str], list[int]], n_words: int = 20, n_tokens: int = 24,
-                        seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """(ids (N, n_tokens) long, labels (N,) long): windows of `n_words` words, 1 = real order, 0 = shuffled.
+CORRUPTIONS = ("letters", "words")
 
-    Each window of the text gives both: its words in order, and the same words shuffled (seeded),
-    each encoded and cut to its first `n_tokens` tokens (windows shorter than that are skipped).
-    The examples are shuffled together; the classes are balanced.
+
+def _scramble_letters(word: str, rng: random.Random) -> str:
+    """The inner letters of a word of 4+ characters shuffled, first and last kept ("fnuticon")."""
+    if len(word) < 4:
+        return word
+    middle = list(word[1:-1])
+    rng.shuffle(middle)
+    return word[0] + "".join(middle) + word[-1]
+
+
+def scrambled_examples(text: str, tokenize: Callable[[str], list[int]], corrupt: str = "letters", n_words: int = 20,
+                       n_tokens: int = 24, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """(ids (N, n_tokens) long, labels (N,) long): windows of `n_words` words, 1 = as written, 0 = scrambled.
+
+    corrupt="letters": each word's inner letters shuffled (the spelling is wrong, the order right);
+    corrupt="words": the words shuffled (each word right, the order wrong; the same words in both classes).
+    Each window gives both versions, each encoded and cut to its first `n_tokens` tokens (windows
+    shorter than that are skipped); the examples are shuffled together (seeded), the classes balanced.
     """
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, got {type(text).__name__}")
+    if corrupt not in CORRUPTIONS:
+        raise ValueError(f"corrupt={corrupt!r} must be one of {', '.join(CORRUPTIONS)}")
     for name, value in (("n_words", n_words), ("n_tokens", n_tokens)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 2:
             raise ValueError(f"{name}={value!r} must be an int >= 2")
@@ -51,10 +66,14 @@ def word_order_examples(text: str, tokenize: Callable[[str], list[int]], n_words
     ids, labels = [], []
     for i in range(0, len(words) - n_words + 1, n_words):
         window = words[i : i + n_words]
-        shuffled = window[:]
-        while shuffled == window:
-            rng.shuffle(shuffled)
-        real, fake = tokenize(" ".join(window)), tokenize(" ".join(shuffled))
+        if corrupt == "letters":
+            scrambled = [_scramble_letters(w, rng) for w in window]
+        else:
+            scrambled = window[:]
+            rng.shuffle(scrambled)
+        if scrambled == window:
+            continue
+        real, fake = tokenize(" ".join(window)), tokenize(" ".join(scrambled))
         if len(real) >= n_tokens and len(fake) >= n_tokens:
             ids += [real[:n_tokens], fake[:n_tokens]]
             labels += [1, 0]
@@ -121,16 +140,16 @@ def finetune_classifier(model: GPTClassifier, ids: torch.Tensor, labels: torch.T
 
 
 def run_finetune_comparison(pretrained: GPT, tokenize: Callable[[str], list[int]], train_text: str, test_text: str,
-                            n_labelled: Sequence[int] = (32, 128, 512, 2048), steps: int = 150, batch_size: int = 16,
-                            lr: float = 1e-3, seed: int = 0, n_test: int | None = None,
+                            n_labelled: Sequence[int] = (16, 64, 256), steps: int = 100, batch_size: int = 16,
+                            lr: float = 3e-4, seed: int = 0, n_test: int | None = None, corrupt: str = "letters",
                             log: Callable[[str], None] | None = print) -> dict:
     """Accuracy on held-out examples vs labelled examples, for pretrained / from scratch x causal / bidirectional.
 
     The from-scratch model is `GPT(pretrained.config)` seeded with `seed`; both train with the same
     examples, steps and learning rate. Returns a JSON-ready dict with one row per n.
     """
-    train_ids, train_labels = word_order_examples(train_text, tokenize, seed=seed)
-    test_ids, test_labels = word_order_examples(test_text, tokenize, seed=seed + 1)
+    train_ids, train_labels = scrambled_examples(train_text, tokenize, corrupt, seed=seed)
+    test_ids, test_labels = scrambled_examples(test_text, tokenize, corrupt, seed=seed + 1)
     if n_test is not None:
         test_ids, test_labels = test_ids[:n_test], test_labels[:n_test]
     if max(n_labelled) > len(train_ids):
@@ -151,7 +170,7 @@ def run_finetune_comparison(pretrained: GPT, tokenize: Callable[[str], list[int]
         if log:
             log(f"n={n:5d}  " + "  ".join(f"{k} {v:.3f}" for k, v in row.items() if k != "n_labelled"
                                           and not k.endswith("seconds")))
-    return {"settings": {"steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed, "n_words": 20,
+    return {"settings": {"steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed, "corrupt": corrupt, "n_words": 20,
                          "n_tokens": 24, "n_train_pool": len(train_ids), "n_test": len(test_ids),
                          "model": {k: v for k, v in vars(pretrained.config).items()}},
             "rows": rows}
