@@ -67,3 +67,18 @@ def test_load_or_train_caches_by_recipe(tmp_path):
     (tmp_path / "other.pt").write_text("not a checkpoint")
     with pytest.raises(ValueError):
         load_or_train_facts_gpt(tmp_path / "other.pt", recipe, progress=False)
+
+
+def test_another_seed_reorders_the_corpus_but_keeps_the_facts_recall_asks_about():
+    """FactsRecipe(seed=1) must learn the facts `recall` tests (dealt by facts_seed, 0), in another order."""
+    from tinyformer.facts import decode, fact_prompts
+
+    def fact_sentences(ids):  # "Ada Ames plays rugby" for every sports fact in the stream, sorted
+        words = decode(ids).split()
+        return sorted(" ".join(words[i - 2:i + 2]) for i, w in enumerate(words) if w == "plays")
+
+    zero, one = corpus_ids(repeats=2, seed=0), corpus_ids(repeats=2, seed=1)
+    assert not torch.equal(zero, one)
+    assert fact_sentences(zero) == fact_sentences(one)
+    _, answers, chosen = fact_prompts("plays")
+    assert " ".join([*chosen[0].subject, "plays", chosen[0].attribute]) in fact_sentences(one)

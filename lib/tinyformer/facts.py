@@ -108,11 +108,15 @@ def decode(ids) -> str:
     return " ".join(_VOCAB[int(i)] for i in ids)
 
 
-def corpus_ids(repeats: int = 40, seed: int = 0) -> torch.Tensor:
+def corpus_ids(repeats: int = 40, seed: int = 0, facts_seed: int = 0) -> torch.Tensor:
     """The training stream (N,): `repeats` passes, each every fact once and half as many filler sentences,
-    shuffled together, after a "." so every sentence starts the way a prompt does."""
+    shuffled together, after a "." so every sentence starts the way a prompt does.
+
+    `seed` orders the sentences and draws the filler; `facts_seed` deals the attributes (`facts`). They
+    are apart so that a training run with another seed learns the same facts that `recall` asks about.
+    """
     rng = random.Random(seed)
-    all_facts = facts(seed)
+    all_facts = facts(facts_seed)
     words = ["."]
     for r in range(repeats):
         sentences = [f.sentence() for f in all_facts] + filler_sentences(len(all_facts) // 2, seed * 1000 + r)
