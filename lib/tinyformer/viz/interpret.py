@@ -44,10 +44,11 @@ def plot_ablation(sweep: dict[str, torch.Tensor], mode: str = "mean"):
     a.bar(x + 0.2, sweep["attn"].numpy(), width=0.4, label="all heads", color="#2b6cb0")
     a.axhline(float(sweep["none"]), color="k", lw=1, ls="--", label="nothing ablated")
     a.set_xticks(x.tolist(), [f"layer {l}" for l in range(L)])
-    a.set_ylim(0, 1.05)
+    a.set_ylim(0, 1.35)  # room above the bars for the legend
+    a.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
     a.set_ylabel("recall")
     a.set_title(f"{mode}-ablate one layer's MLP or attention", fontsize=font_size())
-    a.legend(fontsize=font_size(0.9), loc="lower left")
+    a.legend(fontsize=font_size(0.9), loc="upper center", ncol=3)
     im = b.imshow(sweep["heads"].numpy(), cmap="viridis", vmin=0, vmax=1, aspect="auto", origin="lower")
     b.set_xticks(range(H), [f"head {h}" for h in range(H)])
     b.set_yticks(range(L), [f"layer {l}" for l in range(L)])
