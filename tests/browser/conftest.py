@@ -91,12 +91,34 @@ class LabServer:
             time.sleep(0.5)
         return left
 
-    def kernel_processes(self) -> list[int]:
-        """Process ids whose command line names a connection file of this server (Linux /proc; [] elsewhere)."""
+    def notebook_sessions(self, path: str) -> list[dict]:
+        """The server's sessions of the notebook at `path` (relative to the server's root)."""
+        return [s for s in self.api("GET", "/api/sessions")
+                if path in (s.get("path"), s.get("notebook", {}).get("path"))]
+
+    def shut_down_notebook(self, path: str, timeout_s: float = 30) -> list[str]:
+        """End the sessions (and kernels) of the notebook at `path` only; the ids of its kernels still
+        running after `timeout_s`. Other notebooks' kernels keep running."""
+        ids = []
+        for session in self.notebook_sessions(path):
+            ids.append(session["kernel"]["id"])
+            self.api("DELETE", f"/api/sessions/{session['id']}")
+        running = lambda: [k["id"] for k in self.kernels() if k["id"] in ids]  # noqa: E731
+        for kernel_id in running():
+            self.api("DELETE", f"/api/kernels/{kernel_id}")
+        deadline = time.monotonic() + timeout_s
+        while (left := running()) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        return left
+
+    def kernel_processes(self, kernel_id: str | None = None) -> list[int]:
+        """Process ids whose command line names a connection file of this server (of `kernel_id` only,
+        when given; Linux /proc; [] elsewhere)."""
+        mark = str(self.runtime_dir / f"kernel-{kernel_id}.json") if kernel_id else str(self.runtime_dir)
         pids = []
         for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
             try:
-                if str(self.runtime_dir).encode() in cmdline.read_bytes():
+                if mark.encode() in cmdline.read_bytes():
                     pids.append(int(cmdline.parent.name))
             except OSError:  # the process ended while we looked
                 continue

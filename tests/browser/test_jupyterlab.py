@@ -1,10 +1,12 @@
 """Real-browser check: each notebook's widget works in JupyterLab as a learner would use it.
 
 For every notebook in `INTERACTIONS`, the test opens it in JupyterLab (headless Chromium), runs all
-cells from the Run menu, waits for the kernel, then for each row: moves one control like a learner
+cells from the Run menu (the next notebook is opened and started meanwhile, so two run side by side on
+a 2-core machine), waits for the kernel, then for each row: moves one control like a learner
 (click, choose, arrow keys), and asserts that the widget's output changed and that no "Loading
 widget" / "Error displaying widget" text and no error output is on the page. Screenshots of the
 widget before and after each step go to tests/browser/screenshots/ (git-ignored): look at them.
+Each notebook's kernel is shut down when its test ends, and the last test checks that none is left.
 
 To cover another notebook's widget, add one row to `INTERACTIONS`:
 
@@ -128,21 +130,6 @@ def menu(page, top: str, item: str) -> None:
     page.locator(".lm-Menu-item").filter(has=label).click()
 
 
-def run_all_cells(page, server, n_code_cells: int) -> None:
-    """Clear the stored outputs, run every cell from the Run menu, wait until all ran and the kernel is idle."""
-    menu(page, "Edit", "Clear Outputs of All Cells")  # so stored prompts and widgets cannot pass for new ones
-    wait_until(page, server, lambda: not any(re.fullmatch(r"\[\d+\]:", p) for p in page.evaluate(STATE_JS)["prompts"]),
-               "the stored outputs to clear", 30)
-    menu(page, "Run", "Run All Cells")
-
-    def done() -> bool:
-        prompts = page.evaluate(STATE_JS)["prompts"]
-        ran = sum(bool(re.fullmatch(r"\[\d+\]:", p)) for p in prompts)
-        return ran >= n_code_cells and "[*]:" not in prompts and kernel_idle(page)
-
-    wait_until(page, server, done, f"all {n_code_cells} code cells to run and the kernel to be idle", RUN_TIMEOUT_S)
-
-
 def control(page, step: Interaction):
     """The widget control of `step`: a control of its kind whose description label is `step.label`."""
     cls = CONTROL_CLASS.get(step.kind)
@@ -206,22 +193,83 @@ def assert_no_widget_errors(page, server, where: str) -> None:
 # ---------------------------------------------------------------- the test
 
 
-@pytest.mark.parametrize("notebook", NOTEBOOKS)
-def test_widgets_respond_in_jupyterlab(notebook, lab_server, page, screenshots):
+@dataclass
+class Opened:
+    """A notebook opened in its own browser context, its Run All started (maybe still running)."""
+
+    notebook: str
+    context: object
+    page: object
+    stored: bytes  # the file as it was before opening: the browser must not change it
+    had_checkpoint: bool
+    n_code: int
+
+
+def checkpoint_of(notebook: str) -> Path:
+    """Where JupyterLab writes the notebook's checkpoint when it opens it."""
+    return REPO_ROOT / "notebooks" / ".ipynb_checkpoints" / f"{notebook.removesuffix('.ipynb')}-checkpoint.ipynb"
+
+
+def open_and_run_all(notebook: str, browser, server) -> Opened:
+    """Open the notebook in a fresh context, clear its stored outputs and start Run All (no waiting for it)."""
     import nbformat
 
     path = REPO_ROOT / "notebooks" / notebook
     stored = path.read_bytes()
-    n_code = sum(1 for c in nbformat.reads(stored.decode(), as_version=4).cells if c.cell_type == "code" and c.source.strip())
+    cells = nbformat.reads(stored.decode(), as_version=4).cells
+    n_code = sum(1 for c in cells if c.cell_type == "code" and c.source.strip())
+    had_checkpoint = checkpoint_of(notebook).exists()
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(STEP_TIMEOUT_MS)
+    page.goto(server.notebook_url(f"notebooks/{notebook}"), timeout=90_000)
+    page.locator(".jp-NotebookPanel .jp-Notebook").wait_for(state="visible", timeout=90_000)
+    wait_until(page, server, lambda: kernel_idle(page), "the kernel to start", 90)
+    menu(page, "Edit", "Clear Outputs of All Cells")  # so stored prompts and widgets cannot pass for new ones
+    wait_until(page, server, lambda: not any(re.fullmatch(r"\[\d+\]:", p) for p in page.evaluate(STATE_JS)["prompts"]),
+               "the stored outputs to clear", 30)
+    menu(page, "Run", "Run All Cells")
+    return Opened(notebook, context, page, stored, had_checkpoint, n_code)
+
+
+def wait_for_run_all(opened: Opened, server) -> None:
+    """Wait until every code cell ran and the kernel is idle."""
+    page = opened.page
+
+    def done() -> bool:
+        prompts = page.evaluate(STATE_JS)["prompts"]
+        ran = sum(bool(re.fullmatch(r"\[\d+\]:", p)) for p in prompts)
+        return ran >= opened.n_code and "[*]:" not in prompts and kernel_idle(page)
+
+    wait_until(page, server, done, f"all {opened.n_code} code cells to run and the kernel to be idle", RUN_TIMEOUT_S)
+
+
+# Notebooks opened ahead of their test: while one notebook's widgets are checked (one core), the next
+# one already runs on the other core. Its kernel is shut down by its own test.
+_ahead: dict[str, Opened] = {}
+
+
+@pytest.fixture(scope="session")
+def selected_notebooks(request) -> list[str]:
+    """The notebooks this session checks, in order (all of NOTEBOOKS unless -k or node ids chose fewer)."""
+    name = "test_widgets_respond_in_jupyterlab"
+    return [item.callspec.params["notebook"] for item in request.session.items
+            if item.originalname == name and hasattr(item, "callspec")]
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_widgets_respond_in_jupyterlab(notebook, lab_server, browser, screenshots, selected_notebooks):
     stem = notebook.removesuffix(".ipynb")
-    checkpoint = path.parent / ".ipynb_checkpoints" / f"{stem}-checkpoint.ipynb"  # JupyterLab writes it on opening
-    had_checkpoint = checkpoint.exists()
+    order = selected_notebooks
+    opened = _ahead.pop(notebook, None)
     try:
-        page.set_default_timeout(STEP_TIMEOUT_MS)
-        page.goto(lab_server.notebook_url(f"notebooks/{notebook}"), timeout=90_000)
-        page.locator(".jp-NotebookPanel .jp-Notebook").wait_for(state="visible", timeout=90_000)
-        wait_until(page, lab_server, lambda: kernel_idle(page), "the kernel to start", 90)
-        run_all_cells(page, lab_server, n_code)
+        opened = opened or open_and_run_all(notebook, browser, lab_server)
+        later = order[order.index(notebook) + 1:] if notebook in order else []
+        if later and later[0] not in _ahead:
+            _ahead[later[0]] = open_and_run_all(later[0], browser, lab_server)
+        page = opened.page
+        wait_for_run_all(opened, lab_server)
+        page.bring_to_front()
         page.screenshot(path=str(screenshots / f"{stem}_0_after_run_all.png"))
 
         for n, step in enumerate((s for s in INTERACTIONS if s.notebook == notebook), 1):
@@ -247,22 +295,37 @@ def test_widgets_respond_in_jupyterlab(notebook, lab_server, page, screenshots):
             area.screenshot(path=str(screenshots / f"{stem}_{n}_{step.kind}_{step.label}_after.png"))
             assert_no_widget_errors(page, lab_server, f"{notebook} after step {n}")
     finally:
-        # End this notebook's kernel now, so it does not compete with the notebooks checked after it.
-        left = lab_server.shut_down_kernels()
-        if left:
-            pytest.fail(f"{notebook}: kernels still running after shutdown: {left}")
-        deadline = time.monotonic() + 30
-        while (pids := lab_server.kernel_processes()) and time.monotonic() < deadline:
-            time.sleep(0.5)
-        if pids:
-            pytest.fail(f"{notebook}: kernel processes {pids} outlived their shutdown")
-        if not had_checkpoint:
-            checkpoint.unlink(missing_ok=True)
-            try:
-                checkpoint.parent.rmdir()  # only succeeds when empty: other people's checkpoints stay
-            except OSError:
-                pass
-        # Autosave is off, so the browser never writes the notebook. (Not restored automatically: in a
-        # shared working tree a change may be a teammate re-executing it.)
-        if path.read_bytes() != stored:
-            pytest.fail(f"{notebook} changed on disk during the browser test: check `git diff notebooks/{notebook}`")
+        close_notebook(notebook, opened, lab_server, last=not order or notebook == order[-1])
+
+
+def close_notebook(notebook: str, opened: Opened | None, server, last: bool) -> None:
+    """End this notebook's kernel now (others keep theirs), close its page, and check nothing was left."""
+    path = REPO_ROOT / "notebooks" / notebook
+    kernel_ids = [s["kernel"]["id"] for s in server.notebook_sessions(f"notebooks/{notebook}")]
+    left = server.shut_down_notebook(f"notebooks/{notebook}")
+    if opened is not None:
+        opened.context.close()
+    if left:
+        pytest.fail(f"{notebook}: kernels still running after shutdown: {left}")
+    deadline = time.monotonic() + 30
+    while (pids := [p for k in kernel_ids for p in server.kernel_processes(k)]) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    if pids:
+        pytest.fail(f"{notebook}: kernel processes {pids} outlived their shutdown")
+    if last:  # the whole check leaves no kernel behind
+        for ahead in _ahead.values():
+            ahead.context.close()
+        _ahead.clear()
+        if left := server.shut_down_kernels():
+            pytest.fail(f"kernels still running after the browser check: {left}")
+    checkpoint = checkpoint_of(notebook)
+    if opened is not None and not opened.had_checkpoint:
+        checkpoint.unlink(missing_ok=True)
+        try:
+            checkpoint.parent.rmdir()  # only succeeds when empty: other people's checkpoints stay
+        except OSError:
+            pass
+    # Autosave is off, so the browser never writes the notebook. (Not restored automatically: in a
+    # shared working tree a change may be a teammate re-executing it.)
+    if opened is not None and path.read_bytes() != opened.stored:
+        pytest.fail(f"{notebook} changed on disk during the browser test: check `git diff notebooks/{notebook}`")
