@@ -29,17 +29,17 @@ from pathlib import Path
 import pytest
 
 OTHER_CPU = {"ATEN_CPU_CAPABILITY": "default", "MKL_ENABLE_INSTRUCTIONS": "SSE4_2"}
-SAVED_MODELS = ["translator-ko-en.pt", "gpt_pydocs.pt", "gpt_pydocs.tokenizer.json"]  # 07's, 08's
 # Every notebook that trains a model, in two groups that run side by side (one torch thread each,
-# so the two cores finish in about half the time). The groups use separate model folders: 08 then
-# never finds 07's translator and trains its documented stand-in, the same way on every run.
-# Measured (CI, 2 cores): 08 alone ~475 s (its GPT's 1000 steps), 07 ~300 s, 06 ~80 s, the rest
-# 10-20 s each; so 08 runs alone and everything else beside it.
+# so the two cores finish in about half the time). The groups use separate model folders: 08 and 09
+# then never find 07's translator and train its documented stand-in, the same way on every run.
+# 09 loads 08's GPT, so it follows 08. Measured (CI, 2 cores): 08 ~475 s (its GPT's 1000 steps),
+# 07 ~300 s, 09 ~150 s from an empty folder (its facts GPT and sparse autoencoder), 06 ~80 s, the
+# rest 10-60 s each.
 GROUPS = [
     ["notebooks/07-translation.ipynb", "notebooks/06-ffn-residual-layernorm.ipynb",
      "notebooks/02-embeddings-and-positions.ipynb", "notebooks/04-masking.ipynb",
      "notebooks/05-multi-head-attention.ipynb"],
-    ["notebooks/08-sampling.ipynb"],
+    ["notebooks/08-sampling.ipynb", "notebooks/09-looking-inside.ipynb"],
 ]
 
 # A few float results that go through the kernels training uses: matrix product, softmax, layer norm.
@@ -111,12 +111,14 @@ def test_training_notebooks_pass_with_other_kernels(request, tmp_path, repo_root
 
 
 def share_trained_models(trained: Path) -> None:
-    """Copy the models just trained into generated_dir() unless a model of that name is saved there."""
+    """Copy every file the runs saved into generated_dir(), unless a file of that name is there already."""
     from tinyformer.utils import generated_dir
 
     target = generated_dir()
-    target.mkdir(parents=True, exist_ok=True)
-    for name in SAVED_MODELS:
-        if (trained / name).is_file() and not (target / name).exists():
-            shutil.copyfile(trained / name, target / f"{name}.part")
-            os.replace(target / f"{name}.part", target / name)  # atomic: a reader never sees half a file
+    for source in sorted(p for p in trained.rglob("*") if p.is_file()):
+        dest = target / source.relative_to(trained)
+        if dest.exists():
+            continue
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, dest.with_name(dest.name + ".part"))
+        os.replace(dest.with_name(dest.name + ".part"), dest)  # atomic: a reader never sees half a file
