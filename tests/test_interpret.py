@@ -72,16 +72,11 @@ def test_recording_with_kv_cache_matches_full_weights():
     _, full = run_with_cache(model, x)
     kv = model.new_cache(1)
     model(x[:, :5], cache=kv)
-    _, step = run_with_cache_cached(model, x[:, 5:], kv)
+    _, step = run_with_cache(model, x[:, 5:], kv_cache=kv)
     torch.testing.assert_close(step["attn_weights.2"][:, :, 0], full["attn_weights.2"][:, :, 5])
-
-
-def run_with_cache_cached(model, idx, kv):
-    from tinyformer.interpret import ActivationCache, _hooks, _recorders
-    store = ActivationCache()
-    with _hooks(_recorders(model, store, None, True)):
-        logits = model(idx, cache=kv)
-    return logits, store
+    torch.testing.assert_close(step["resid_post.2"][:, 0], full["resid_post.2"][:, 5])
+    with pytest.raises(ValueError, match="kv_cache"):
+        run_with_cache(tiny_transformer(), x, x, kv_cache=kv)
 
 
 def test_patching_own_activation_is_a_no_op():

@@ -233,35 +233,41 @@ def _check_names(names: object) -> set[str] | None:
     return set(names)
 
 
-def _forward(model: GPT | Transformer, idx: torch.Tensor, src: torch.Tensor | None) -> torch.Tensor:
+def _forward(model: GPT | Transformer, idx: torch.Tensor, src: torch.Tensor | None, kv_cache=None) -> torch.Tensor:
     if isinstance(model, GPT):
         if src is not None:
             raise ValueError("src is only for a Transformer (the source sentence); a GPT takes idx alone")
-        return model(idx)
+        return model(idx, cache=kv_cache)
+    if kv_cache is not None:
+        raise ValueError("kv_cache is for a GPT; record a Transformer's decoder steps by running it whole")
     if src is None:
         raise ValueError("a Transformer needs src (B, S), the source ids, besides idx, the target ids (B, T)")
     return model(src, idx)
 
 
 def run_with_cache(model: GPT | Transformer, idx: torch.Tensor, src: torch.Tensor | None = None, *,
-                   names: Sequence[str] | None = None, detach: bool = True) -> tuple[torch.Tensor, ActivationCache]:
+                   names: Sequence[str] | None = None, detach: bool = True,
+                   kv_cache=None) -> tuple[torch.Tensor, ActivationCache]:
     """One forward pass that records activations: -> (logits (B, T, V), cache).
 
     GPT: `run_with_cache(gpt, idx)`. Transformer: `run_with_cache(model, tgt, src)` (it runs
     `model(src, tgt)`). `names` limits what is kept (e.g. ["resid_pre"]); `detach=False` keeps
-    the autograd graph. The logits are bitwise those of `model(...)`. Raises TypeError for a model
-    that is neither, ValueError for src given to a GPT or missing for a Transformer, or unknown names.
+    the autograd graph. `kv_cache` (a GPT's `model.new_cache(B)`) records one generation step:
+    idx holds only the new tokens, and attention weights cover every cached key. The logits are
+    bitwise those of `model(...)`. Raises TypeError for a model that is neither, ValueError for src
+    given to a GPT or missing for a Transformer, kv_cache given to a Transformer, or unknown names.
     """
     _check_model(model)
     wanted = _check_names(names)
     store = ActivationCache()
     with _hooks(_recorders(model, store, wanted, detach)):
-        logits = _forward(model, idx, src)
+        logits = _forward(model, idx, src, kv_cache)
     return logits, store
 
 
 @torch.no_grad()
-def mean_activations(model: GPT | Transformer, idx: torch.Tensor, src: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+def mean_activations(model: GPT | Transformer, idx: torch.Tensor,
+                     src: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """Each activation averaged over batch and positions (for mean ablation): name -> (C,), (H, D) or (F,).
 
     Attention weights are left out (their last dim depends on the length).
