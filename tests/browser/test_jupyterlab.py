@@ -67,6 +67,8 @@ INTERACTIONS = [
                 output=".widget-html-content"),
     Interaction("08-sampling.ipynb", kind="slider", label="top-k (0 off)", value="ArrowRight*3",
                 output=".widget-html-content"),
+    Interaction("09-looking-inside.ipynb", kind="dropdown", label="plane", value="principal directions"),
+    Interaction("09-looking-inside.ipynb", kind="slider", label="layer", value="ArrowLeft"),
 ]
 
 RUN_TIMEOUT_S = 240  # the slowest notebook's budget (180 s) plus slack; 00 needs about 10 s
