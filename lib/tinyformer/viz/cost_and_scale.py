@@ -144,7 +144,7 @@ def plot_finetune(result: dict):
     return fig
 
 
-def plot_emergence(sweep: dict, k: str = "8"):
+def plot_emergence(sweep: dict, k: str = "4"):
     """Per-token accuracy (smooth) and exact match of k-token spans (sharp) against model size."""
     rows = sorted(sweep["sizes"], key=lambda r: r["params_non_embedding"])
     N = [r["params_non_embedding"] for r in rows]
