@@ -98,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     out = RESULTS if args.full else (args.out or generated_dir() / "results-quick")
     from tinyformer.lm import build_data
+    from tinyformer.scaling import machine_info
 
     data = build_data(512 if args.full else 300)
     names = {"sweep": "scaling.json", "attention": "cheap_attention.json", "finetune": "finetune.json"}
@@ -106,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             start = time.perf_counter()
             result = {"sweep": sweep, "attention": attention, "finetune": finetune}[part](args.full, data)
             result["seconds_total"] = time.perf_counter() - start
+            result.setdefault("machine", machine_info())  # the sweep and comparison record it themselves
             result["command"] = "python benchmarks/scaling.py " + ("--full" if args.full else "(quick)")
             _write(out / names[part], result)
     return 0

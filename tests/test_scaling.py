@@ -164,6 +164,7 @@ def test_quick_mode_writes_every_result(tmp_path):
     assert [r["attention"] for r in attention["kinds"]] == ["full", "window", "linear"]
     finetune = json.loads((tmp_path / "finetune.json").read_text())
     assert [r["n_labelled"] for r in finetune["rows"]] == [8, 16]
+    assert finetune["machine"]["torch_threads"] == 1
     assert all(0 <= r["scratch_causal"] <= 1 for r in finetune["rows"])
 
 
@@ -179,4 +180,4 @@ def test_committed_results_have_their_honest_shapes():
     attention = json.loads((folder / "cheap_attention.json").read_text())
     assert {r["attention"] for r in attention["kinds"]} == {"full", "window", "linear"}
     finetune = json.loads((folder / "finetune.json").read_text())
-    assert len(finetune["rows"]) >= 3
+    assert len(finetune["rows"]) >= 3 and finetune["machine"]["torch_threads"] == 1
