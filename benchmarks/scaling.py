@@ -3,7 +3,10 @@
     python benchmarks/scaling.py --full [--only sweep attention finetune]   # writes data/results/*.json
     python benchmarks/scaling.py [--out DIR]                                 # quick: tiny settings, seconds
 
---full reproduces the committed JSON files (one thread, about 10 CPU minutes in all on a quiet core):
+--full reproduces the committed JSON files (one thread). The committed run, on a 2-core machine shared
+with other jobs (load 8-10), took 36 min (sweep), 38 min (comparison; linear attention's Python loop over
+time is most of it) and 8 min (fine-tune) of wall time, each recorded as "seconds_total"; a quiet core
+needs a fraction of that. `--only` runs one part.
 - data/results/scaling.json: `tinyformer.scaling.run_scaling_sweep` with its defaults: 7 GPT sizes
   (non-embedding N from about 3 thousand to 800 thousand) trained 400 steps of 16 x 64 tokens
   on notebook 08's docs corpus (BPE vocabulary 512), held-out bits per byte, the middle size's
