@@ -12,8 +12,10 @@ the reason in a comment.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
+import struct
 from functools import lru_cache
 from pathlib import Path
 
@@ -29,6 +31,8 @@ COURSE_MAP = "00-course-map.ipynb"
 
 MAX_FILE_BYTES = 1_500_000
 MAX_OUTPUT_BYTES = 200_000
+MAX_CODE_LINE = 100  # characters: a projected cell and a side-by-side editor show it without wrapping
+MIN_FIGURE_DPI = 100  # stored figures: readable on a laptop, sharp enough on a projector
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 OPENING_HEADINGS = ("What you will build", "Prerequisites", "Time")
@@ -253,11 +257,90 @@ def output_size_problems(nb, name: str) -> list[str]:
     return problems
 
 
+def code_line_problems(nb, name: str) -> list[str]:
+    """Code lines of at most MAX_CODE_LINE characters: what is projected or read beside the prose fits."""
+    return [
+        f"cell {i}: a code line of {len(line)} characters (limit {MAX_CODE_LINE}): {line[:60]!r}..."
+        for i, cell in enumerate(nb.cells)
+        if cell.cell_type == "code"
+        for line in cell.source.splitlines()
+        if len(line) > MAX_CODE_LINE
+    ]
+
+
+def png_dpi(data: bytes) -> float | None:
+    """The resolution a PNG declares in its pHYs chunk (matplotlib writes the figure's dpi there), or None."""
+    i = 8  # after the signature
+    while i + 8 <= len(data):
+        length, kind = struct.unpack(">I", data[i:i + 4])[0], data[i + 4:i + 8]
+        if kind == b"pHYs":
+            x, _, unit = struct.unpack(">IIB", data[i + 8:i + 17])
+            return x * 0.0254 if unit == 1 else None  # pixels per metre -> per inch
+        if kind == b"IDAT":  # pHYs must come before the image data
+            return None
+        i += 12 + length
+    return None
+
+
+def figure_dpi_problems(nb, name: str) -> list[str]:
+    """Every stored figure was drawn at >= MIN_FIGURE_DPI (the old notebooks used 72: 5-9 px text)."""
+    problems = []
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            png = out.get("data", {}).get("image/png")
+            if png is None:
+                continue
+            dpi = png_dpi(base64.b64decode(png))
+            if dpi is None or dpi < MIN_FIGURE_DPI - 0.5:
+                problems.append(f"cell {i}: a figure at {dpi if dpi is None else round(dpi)} dpi (at least {MIN_FIGURE_DPI}): "
+                                "do not lower figure.dpi; tinyformer.viz sets a readable default")
+    return problems
+
+
+def reading_minutes(nb) -> float:
+    """A measured time to work through a notebook: prose at 150 words a minute, code at 4 s a line,
+    30 s per figure, plus the run time its stored cells recorded (nbconvert's execution metadata)."""
+    from datetime import datetime
+
+    words = code = figures = 0
+    run_s = 0.0
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            words += len(cell.source.split())
+            continue
+        code += sum(1 for line in cell.source.splitlines() if line.strip())
+        figures += sum("image/png" in out.get("data", {}) for out in cell.get("outputs", []))
+        timing = cell.get("metadata", {}).get("execution", {})
+        if "iopub.execute_input" in timing and "shell.execute_reply" in timing:
+            start, end = (datetime.fromisoformat(timing[k].replace("Z", "+00:00"))
+                          for k in ("iopub.execute_input", "shell.execute_reply"))
+            run_s += (end - start).total_seconds()
+    return words / 150 + code * 4 / 60 + figures * 0.5 + run_s / 60
+
+
+def stated_minutes(nb) -> int | None:
+    """N from the opening cell's '## Time' section ('About N minutes ...')."""
+    first = next((c for c in nb.cells if c.cell_type == "markdown"), None)
+    m = re.search(r"## Time\s*\n+\s*About (\d+) minutes", first.source if first else "")
+    return int(m.group(1)) if m else None
+
+
+def time_estimate_problems(nb, name: str) -> list[str]:
+    """'## Time' says 'About N minutes', N within a quarter (or 5 minutes) of reading_minutes()."""
+    stated, measured = stated_minutes(nb), reading_minutes(nb)
+    if stated is None:
+        return ["the '## Time' section should start 'About N minutes' (the README's table repeats N)"]
+    if abs(stated - measured) > max(5.0, 0.25 * measured):
+        return [f"'## Time' says about {stated} minutes; reading and running measure {measured:.0f} "
+                "(prose at 150 words/min, code at 4 s/line, 30 s/figure, the stored run time)"]
+    return []
+
+
 def file_size_problems(path: Path) -> list[str]:
     size = path.stat().st_size
     if size <= MAX_FILE_BYTES:
         return []
-    return [f"{path.name} is {size / 1e6:.2f} MB (limit {MAX_FILE_BYTES / 1e6} MB): use plt.rcParams['figure.dpi'] = 72 and fewer images"]
+    return [f"{path.name} is {size / 1e6:.2f} MB (limit {MAX_FILE_BYTES / 1e6} MB): use smaller figures and fewer images"]
 
 
 RULES = [
@@ -273,18 +356,25 @@ RULES = [
     ignored_output_problems,
     marker_problems,
     output_size_problems,
+    code_line_problems,
+    figure_dpi_problems,
+    time_estimate_problems,
 ]
 
 
 # ---------------------------------------------------------------- rules across files
 
 
-def readme_problems(readme: str, name: str) -> list[str]:
-    """The notebook appears in a row of the README's notebook table."""
-    rows = [line for line in readme.splitlines() if line.lstrip().startswith("|")]
-    if any(name in row for row in rows):
-        return []
-    return [f"README.md's notebook table has no row for {name} (e.g. `| {name[:2]} | [Title](notebooks/{name}) | ... |`)"]
+def readme_problems(readme: str, name: str, minutes: int | None = None) -> list[str]:
+    """The notebook appears in a row of the README's notebook table, whose last column (minutes)
+    equals the notebook's own '## Time' estimate when `minutes` is given."""
+    rows = [line for line in readme.splitlines() if line.lstrip().startswith("|") and f"notebooks/{name}" in line]
+    if not rows:
+        return [f"README.md's notebook table has no row for {name} (e.g. `| {name[:2]} | [Title](notebooks/{name}) | ... |`)"]
+    last = rows[0].strip().strip("|").split("|")[-1].strip()
+    if minutes is not None and last != str(minutes):
+        return [f"README.md's row for {name} says {last} minutes, the notebook's '## Time' says {minutes}"]
+    return []
 
 
 def course_map_problems(course_map, name: str) -> list[str]:
@@ -311,7 +401,8 @@ def test_notebook_file_size(name):
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_listed_in_readme(name):
-    problems = readme_problems((REPO_ROOT / "README.md").read_text(encoding="utf-8"), name)
+    problems = readme_problems((REPO_ROOT / "README.md").read_text(encoding="utf-8"), name,
+                               stated_minutes(load_repo_notebook(name)))
     assert not problems, "\n".join(problems)
 
 
@@ -326,13 +417,28 @@ def test_notebook_listed_in_course_map(name):
 # ---------------------------------------------------------------- the rules themselves
 
 
+def tiny_png(dpi: float) -> str:
+    """A 1x1 PNG declaring `dpi`, drawn by matplotlib as the notebooks' figures are (base64, as stored)."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(figsize=(1 / dpi, 1 / dpi), dpi=dpi)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
 def good_notebook() -> nbformat.NotebookNode:
     """The smallest notebook that follows every rule."""
     nb = v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [
         v4.new_markdown_cell("# 42 · A tiny topic\n\n## What you will build\n- a thing\n\n## Prerequisites\nNone.\n\n## Time\nAbout 5 minutes."),
-        v4.new_code_cell("# a value\n1 + 1", execution_count=1, outputs=[v4.new_output("execute_result", {"text/plain": "2"}, execution_count=1)]),
+        v4.new_code_cell("# a value and a figure\n1 + 1", execution_count=1, outputs=[
+            v4.new_output("display_data", {"image/png": tiny_png(100), "text/plain": "<Figure>"}),
+            v4.new_output("execute_result", {"text/plain": "2"}, execution_count=1)]),
         v4.new_code_cell("", execution_count=None),  # empty code cells are ignored
         v4.new_code_cell(
             "# NBVAL_IGNORE_OUTPUT\nimport time\nt = time.time()\nassert t > 0\nprint(t)",
@@ -379,7 +485,7 @@ def break_kernelspec(nb):
 
 def break_counts(nb):
     nb.cells[1].execution_count = 2
-    nb.cells[1].outputs[0].execution_count = 2
+    nb.cells[1].outputs[-1].execution_count = 2
     nb.cells[3].execution_count = 1
 
 
@@ -388,7 +494,7 @@ def break_unexecuted(nb):
 
 
 def break_result_count(nb):
-    nb.cells[1].outputs[0].execution_count = 7
+    nb.cells[1].outputs[-1].execution_count = 7
 
 
 def break_error(nb):
@@ -464,7 +570,15 @@ def break_marker_with_reason(nb):
 
 
 def break_big_output(nb):
-    nb.cells[1].outputs.append(v4.new_output("display_data", {"image/png": "A" * (MAX_OUTPUT_BYTES + 1), "text/plain": "<Figure>"}))
+    nb.cells[1].outputs.append(v4.new_output("display_data", {"text/html": "A" * (MAX_OUTPUT_BYTES + 1), "text/plain": "<table>"}))
+
+
+def break_long_line(nb):
+    nb.cells[1].source = "# a value and a figure\n" + "1 + " * 30 + "1"
+
+
+def break_low_dpi(nb):
+    nb.cells[1].outputs[0]["data"]["image/png"] = tiny_png(72)
 
 
 BREAKS = [
@@ -489,6 +603,8 @@ BREAKS = [
     (ignored_output_problems, break_ignored_without_assert, "no assert"),
     (marker_problems, break_marker_with_reason, "'# NBVAL_IGNORE_OUTPUT (timings vary)'"),
     (output_size_problems, break_big_output, "KB"),
+    (code_line_problems, break_long_line, "121 characters"),
+    (figure_dpi_problems, break_low_dpi, "72 dpi"),
 ]
 
 
@@ -535,6 +651,18 @@ def test_readme_rule():
     assert readme_problems(readme, "00-course-map.ipynb") == []
     assert readme_problems(readme, "03-attention.ipynb")
     assert readme_problems("See 03-attention.ipynb for attention.", "03-attention.ipynb"), "a mention outside the table does not count"
+    assert readme_problems(readme, "00-course-map.ipynb", 10) == []
+    assert "says 10 minutes" in readme_problems(readme, "00-course-map.ipynb", 25)[0]
+
+
+def test_time_estimate_rule():
+    nb = good_notebook()  # about 5 minutes stated; a few words and lines measured
+    assert stated_minutes(nb) == 5 and reading_minutes(nb) < 2 and time_estimate_problems(nb, GOOD_NAME) == []
+    nb.cells.insert(1, v4.new_markdown_cell("word " * 3000))  # 20 minutes of prose
+    assert 20 < reading_minutes(nb) < 25
+    assert f"measure {reading_minutes(nb):.0f}" in time_estimate_problems(nb, GOOD_NAME)[0]
+    nb.cells[0].source = nb.cells[0].source.replace("About 5 minutes", "Five minutes")
+    assert "About N minutes" in time_estimate_problems(nb, GOOD_NAME)[0]
 
 
 def test_course_map_rule():
