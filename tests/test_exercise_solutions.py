@@ -23,9 +23,9 @@ from tinyformer.exercises.core import reset_hints
 SKIP_WITHOUT_SOLUTIONS = {"looking_inside", "cost_and_scale"}
 # modules whose checks must have a nudge + hint ladder
 LADDER_TOPICS = ("course_map", "tokenization", "embeddings", "attention", "masking", "multihead", "blocks",
-                 "translation", "sampling")
+                 "translation", "sampling", "looking_inside", "cost_and_scale")
 # check name (without check_) -> the notebook's function name, where they differ beyond a `my_` prefix
-ALIASES = {"label_smoothed_loss": "smoothed_loss"}
+ALIASES = {"label_smoothed_loss": "smoothed_loss", "tiled_attention": "tiled_attention_2d"}
 # code in a nudge or hint gives the answer away; describe the steps in words and name a function at most
 CODE_PATTERNS = {
     "a matrix product": r"@",

@@ -18,7 +18,7 @@ def test_solutions_pass(capsys):
     assert check_kv_cache_bytes(solutions.kv_cache_bytes)
     assert check_attention_crossover(solutions.attention_crossover)
     assert check_online_softmax(solutions.online_softmax)
-    assert check_tiled_attention(solutions.tiled_attention)
+    assert check_tiled_attention(solutions.tiled_attention_2d)
     assert capsys.readouterr().out.count("✅") == 4
 
 
@@ -90,7 +90,7 @@ def tiled_no_rescale(q, k, v, block_size):
 
 
 def tiled_no_sqrt(q, k, v, block_size):
-    return solutions.tiled_attention(q * math.sqrt(q.shape[1]), k, v, block_size)
+    return solutions.tiled_attention_2d(q * math.sqrt(q.shape[1]), k, v, block_size)
 
 
 def test_tiled_attention_rejects_the_full_matrix_and_wrong_math(capsys):

@@ -13,3 +13,5 @@ from .multihead import *  # noqa: F401,F403
 from .blocks import *  # noqa: F401,F403
 from .translation import *  # noqa: F401,F403
 from .sampling import *  # noqa: F401,F403
+from .looking_inside import *  # noqa: F401,F403
+from .cost_and_scale import *  # noqa: F401,F403

@@ -30,7 +30,9 @@ def check_kv_cache_bytes(kv_cache_bytes: Callable) -> bool:
 
     return run_check("kv_cache_bytes", test,
                      "every layer stores two vectors per head per token (which two?), each head_dim values of "
-                     "bytes_per_value bytes")
+                     "bytes_per_value bytes",
+                     nudge="what does a layer keep for each past token so it never recomputes it? Count it for one "
+                           "token first")
 
 
 def check_attention_crossover(crossover: Callable) -> bool:
@@ -51,7 +53,8 @@ def check_attention_crossover(crossover: Callable) -> bool:
 
     return run_check("attention_crossover", test,
                      "count FLOPs per token as 2 per multiply-add: q, k, v and the output projection are C x C "
-                     "matrices, the MLP two C x d_ff ones; attention's two products cost 2·T·C each")
+                     "matrices, the MLP two C x d_ff ones; attention's two products cost 2·T·C each",
+                     nudge="which part of a block grows with the context length T, and which parts do not?")
 
 
 class _OnePass:
@@ -93,7 +96,9 @@ def check_online_softmax(online_softmax: Callable) -> bool:
 
     return run_check("online_softmax", test,
                      "keep two numbers, the running max m and the running sum l; when a block raises m, the old l "
-                     "was summed against the old m: by what factor must it change before you add the block's part?")
+                     "was summed against the old m: by what factor must it change before you add the block's part?",
+                     nudge="if you only see the scores one block at a time, which two numbers must you carry from "
+                           "block to block?")
 
 
 def check_tiled_attention(tiled_attention: Callable) -> bool:
@@ -126,4 +131,6 @@ def check_tiled_attention(tiled_attention: Callable) -> bool:
 
     return run_check("tiled_attention", test,
                      "loop over blocks of queries; for each, loop over blocks of keys with running m, l and acc "
-                     "per query (the online softmax, on rows); only a (block, block) tile of scores may exist")
+                     "per query (the online softmax, on rows); only a (block, block) tile of scores may exist",
+                     nudge="the full (T, T) score matrix is what this exercise avoids: which smaller piece of it can "
+                           "you compute, use and forget?")

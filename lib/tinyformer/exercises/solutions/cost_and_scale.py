@@ -30,7 +30,7 @@ def online_softmax(blocks) -> tuple[torch.Tensor, torch.Tensor]:
     return m, l
 
 
-def tiled_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, block_size: int) -> torch.Tensor:
+def tiled_attention_2d(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, block_size: int) -> torch.Tensor:
     """softmax(q kᵀ / √D) v by (block, block) tiles of scores and an online softmax per query row."""
     T, D = q.shape
     out = []
