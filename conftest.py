@@ -23,6 +23,8 @@ _seconds: dict[str, float] = defaultdict(float)
 
 
 OTHER_CPU_TEST = "tests/test_other_cpu.py::test_training_notebooks_pass_with_other_kernels"
+# Notebooks whose cells time code and assert on the growth they measure: run when the machine is quiet.
+TIMED_NOTEBOOKS = ("notebooks/10-cost-and-scale.ipynb",)
 
 
 @pytest.hookimpl(trylast=True)  # after -m / -k have deselected what they deselect
@@ -37,11 +39,13 @@ def pytest_collection_modifyitems(session, config, items) -> None:
     twice = [item for item in items if item.nodeid.split("::")[0] in checked]
     if twice:
         config.hook.pytest_deselected(items=twice)
-    # Order: everything else, then the other-CPU check (joining its background runs), then the
-    # browser check, which loads the models those runs trained.
+    # Order: everything else while the background runs train, then the other-CPU check (joining
+    # them), then the notebooks that time things (on a quiet machine), then the browser check, which
+    # loads the models the background runs trained.
     browser = [item for item in items if item.nodeid.startswith("tests/browser/")]
-    rest = [item for item in items if item not in twice and item not in browser and item not in other_cpu]
-    items[:] = rest + other_cpu + browser
+    timed = [item for item in items if item.nodeid.split("::")[0] in TIMED_NOTEBOOKS and item not in twice]
+    rest = [item for item in items if item not in twice + browser + other_cpu + timed]
+    items[:] = rest + other_cpu + timed + browser
 
 
 def pytest_collection_finish(session) -> None:

@@ -69,6 +69,8 @@ INTERACTIONS = [
                 output=".widget-html-content"),
     Interaction("09-looking-inside.ipynb", kind="dropdown", label="plane", value="principal directions"),
     Interaction("09-looking-inside.ipynb", kind="slider", label="layer", value="ArrowLeft"),
+    Interaction("10-cost-and-scale.ipynb", kind="slider", label="context T", value="ArrowRight*2"),
+    Interaction("10-cost-and-scale.ipynb", kind="slider", label="window", value="ArrowRight*3"),
 ]
 
 RUN_TIMEOUT_S = 240  # the slowest notebook's budget (180 s) plus slack; 00 needs about 10 s
