@@ -336,6 +336,12 @@ def time_estimate_problems(nb, name: str) -> list[str]:
     return []
 
 
+def cell_id_problems(nb, name: str) -> list[str]:
+    """Every cell has an id (nbformat 4.5; a cell pasted in by a script without one is a future error)."""
+    return [f"cell {i} has no id: give it one (nbformat.v4.new_*_cell does)"
+            for i, cell in enumerate(nb.cells) if not cell.get("id")]
+
+
 def file_size_problems(path: Path) -> list[str]:
     size = path.stat().st_size
     if size <= MAX_FILE_BYTES:
@@ -359,6 +365,7 @@ RULES = [
     code_line_problems,
     figure_dpi_problems,
     time_estimate_problems,
+    cell_id_problems,
 ]
 
 
@@ -581,6 +588,10 @@ def break_low_dpi(nb):
     nb.cells[1].outputs[0]["data"]["image/png"] = tiny_png(72)
 
 
+def break_cell_id(nb):
+    del nb.cells[1]["id"]
+
+
 BREAKS = [
     (kernelspec_problems, break_kernelspec, "'tinyformer-venv'"),
     (clean_run_problems, break_counts, "execution counts"),
@@ -653,6 +664,13 @@ def test_readme_rule():
     assert readme_problems("See 03-attention.ipynb for attention.", "03-attention.ipynb"), "a mention outside the table does not count"
     assert readme_problems(readme, "00-course-map.ipynb", 10) == []
     assert "says 10 minutes" in readme_problems(readme, "00-course-map.ipynb", 25)[0]
+
+
+def test_cell_id_rule():
+    nb = good_notebook()  # not written to disk: nbformat.write would add the missing id back
+    assert cell_id_problems(nb, GOOD_NAME) == []
+    break_cell_id(nb)
+    assert cell_id_problems(nb, GOOD_NAME) == ["cell 1 has no id: give it one (nbformat.v4.new_*_cell does)"]
 
 
 def test_time_estimate_rule():
