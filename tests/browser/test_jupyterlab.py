@@ -258,7 +258,7 @@ def selected_notebooks(request) -> list[str]:
     """The notebooks this session checks, in order (all of NOTEBOOKS unless -k or node ids chose fewer)."""
     name = "test_widgets_respond_in_jupyterlab"
     return [item.callspec.params["notebook"] for item in request.session.items
-            if item.originalname == name and hasattr(item, "callspec")]
+            if getattr(item, "originalname", None) == name and hasattr(item, "callspec")]
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
