@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
-import time
 
 import numpy as np
 import torch
@@ -40,6 +39,7 @@ import torch.nn.functional as F
 
 from tinyformer.attention import scaled_dot_product_attention, tiled_attention
 from tinyformer.scaling import PeakTensorMemory  # counts every tensor created inside `with`, op by op
+from timing import best_time  # benchmarks/timing.py, beside this script
 
 HEADS = 2
 HEAD_DIM = 64
@@ -59,14 +59,6 @@ METHODS = {
 }
 
 
-def best_time(fn, repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
-
 
 def time_lengths(lengths: list[int], repeats: int) -> dict[str, list[float]]:
     times = {name: [] for name in METHODS}
@@ -78,7 +70,7 @@ def time_lengths(lengths: list[int], repeats: int) -> dict[str, list[float]]:
         for out in outs[1:]:
             torch.testing.assert_close(out, outs[0], atol=1e-5, rtol=1e-4)
         for name, fn in METHODS.items():
-            times[name].append(best_time(lambda: fn(q, k, v), repeats))
+            times[name].append(best_time(lambda: fn(q, k, v), repeats)[0])
         print(f"{T:>6} " + " ".join(f"{times[name][-1]:>10.5f}" for name in METHODS))
     return times
 

@@ -20,24 +20,16 @@ Last line: `boundary_explorer_speedup: <ratio>`, the loops' time per point over 
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 
 from tinyformer import boundary as B
 from tinyformer.model import GPT, GPTConfig
+from timing import best_time  # benchmarks/timing.py, beside this script
 
 LAYER = 2
 K = 4
 
-
-def best_time(fn, repeats: int) -> tuple[float, object]:
-    best, out = float("inf"), None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, out
 
 
 def load_model(untrained: bool) -> tuple[GPT, list[int], list[int], str]:

@@ -33,6 +33,7 @@ from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
 from tinyformer.corpus import python_docs_text
 from tinyformer.tokenizer import GPT2_PATTERN, BPETokenizer
+from timing import best_time  # benchmarks/timing.py, beside this script
 
 
 def naive_train(text: str, vocab_size: int) -> list[tuple[int, int, int]]:
@@ -79,15 +80,6 @@ def hf_train(text: str, vocab_size: int) -> Tokenizer:
     tok.train_from_iterator([text], trainer)
     return tok
 
-
-def best_time(fn, repeats: int):
-    """(best seconds, last result) over `repeats` runs."""
-    best, out = float("inf"), None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
 
 
 def interleaved_medians(fns: dict, repeats: int) -> dict[str, float]:

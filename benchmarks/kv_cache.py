@@ -30,21 +30,13 @@ import torch.nn.functional as F
 
 from tinyformer.model import GPT, GPTConfig
 from tinyformer.sampling import generate
+from timing import best_time  # benchmarks/timing.py, beside this script
 
 PROMPT_TOKENS = 16
 LENGTHS = (64, 256, 512)
 HEADLINE = 256
 BATCH = 8
 
-
-def best_time(fn, repeats: int) -> tuple[float, object]:
-    """The fastest of `repeats` runs (the least disturbed by other processes) and the last result."""
-    best, out = float("inf"), None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, out
 
 
 def load_model(untrained: bool) -> tuple[GPT, list[int], str]:
