@@ -73,6 +73,9 @@ INTERACTIONS = [
     Interaction("10-cost-and-scale.ipynb", kind="slider", label="window", value="ArrowRight*3"),
 ]
 
+# Notebooks that time code and assert on the growth they measure: never run beside another one
+# (the root conftest.py's TIMED_NOTEBOOKS, for nbval).
+RUN_ALONE = {"10-cost-and-scale.ipynb"}
 RUN_TIMEOUT_S = 240  # the slowest notebook's budget (180 s) plus slack; 00 needs about 10 s
 STEP_TIMEOUT_MS = 30_000
 BAD_TEXTS = ("Loading widget", "Error displaying widget")
@@ -237,13 +240,18 @@ def open_and_run_all(notebook: str, browser, server) -> Opened:
 
 
 def wait_for_run_all(opened: Opened, server) -> None:
-    """Wait until every code cell ran and the kernel is idle."""
+    """Wait until every code cell ran and the kernel is idle; fail at once, with the error, when a cell
+    raised (Run All stops there, so the other cells would never run)."""
     page = opened.page
+    errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']")
 
     def done() -> bool:
         prompts = page.evaluate(STATE_JS)["prompts"]
         ran = sum(bool(re.fullmatch(r"\[\d+\]:", p)) for p in prompts)
-        return ran >= opened.n_code and "[*]:" not in prompts and kernel_idle(page)
+        idle = "[*]:" not in prompts and kernel_idle(page)
+        if idle and errors.count():
+            fail(page, server, f"{opened.notebook}: a cell raised: {errors.first.inner_text()[:2000]}")
+        return ran >= opened.n_code and idle
 
     wait_until(page, server, done, f"all {opened.n_code} code cells to run and the kernel to be idle", RUN_TIMEOUT_S)
 
@@ -269,7 +277,7 @@ def test_widgets_respond_in_jupyterlab(notebook, lab_server, browser, screenshot
     try:
         opened = opened or open_and_run_all(notebook, browser, lab_server)
         later = order[order.index(notebook) + 1:] if notebook in order else []
-        if later and later[0] not in _ahead:
+        if later and later[0] not in _ahead and RUN_ALONE.isdisjoint({notebook, later[0]}):
             _ahead[later[0]] = open_and_run_all(later[0], browser, lab_server)
         page = opened.page
         wait_for_run_all(opened, lab_server)
