@@ -2,9 +2,9 @@
 
 tests/test_other_cpu.py runs nbval on every training notebook with another CPU's kernels, in two
 background processes started right after collection (they train while the unit tests run); its test
-joins them after the unit tests and leaves the models they trained in data/generated/ (when none are
-saved), so the browser check, last, loads them instead of training again. nbval in this process
-skips the notebooks the other-CPU check compares.
+joins each group just before the browser check of that group's notebooks, and leaves the models the
+group trained in data/generated/ (when none are saved), so the browser check loads them instead of
+training again. nbval in this process skips the notebooks the other-CPU check compares.
 The suite must stay under 15 minutes on 2 cores (CONTRIBUTING.md); the closing table says which
 notebook or test file to look at when it grows.
 """
@@ -23,29 +23,49 @@ _seconds: dict[str, float] = defaultdict(float)
 
 
 OTHER_CPU_TEST = "tests/test_other_cpu.py::test_training_notebooks_pass_with_other_kernels"
+BROWSER_NOTEBOOK_TEST = "tests/browser/test_jupyterlab.py::test_widgets_respond_in_jupyterlab"
 # Notebooks whose cells time code and assert on the growth they measure: run when the machine is quiet.
 TIMED_NOTEBOOKS = ("notebooks/10-cost-and-scale.ipynb",)
 
 
+def _other_cpu_joins(items) -> dict[int, object]:
+    """The other-CPU check's items, one per group of notebooks, by group index."""
+    return {item.callspec.params["group"]: item for item in items if item.nodeid.startswith(OTHER_CPU_TEST + "[")}
+
+
+def _browser_notebook(item) -> str | None:
+    """notebooks/NN-name.ipynb for a browser check of one notebook's widgets, else None."""
+    if item.nodeid.startswith(BROWSER_NOTEBOOK_TEST + "["):
+        return "notebooks/" + item.callspec.params["notebook"]
+    return None
+
+
 @pytest.hookimpl(trylast=True)  # after -m / -k have deselected what they deselect
 def pytest_collection_modifyitems(session, config, items) -> None:
-    other_cpu = [item for item in items if item.nodeid == OTHER_CPU_TEST]
-    if not other_cpu:
+    joins = _other_cpu_joins(items)
+    if not joins:
         return
+    groups = next(iter(joins.values())).module.GROUPS
     # The other-CPU check runs nbval on the training notebooks (other kernels, in subprocesses), so
     # nbval here does not check them a second time; their asserts still run with this machine's
     # kernels in the browser check, which executes every notebook.
-    checked = {nb for group in other_cpu[0].module.GROUPS for nb in group}
+    checked = {nb for i in joins for nb in groups[i]}
     twice = [item for item in items if item.nodeid.split("::")[0] in checked]
     if twice:
         config.hook.pytest_deselected(items=twice)
-    # Order: everything else while the background runs train, then the other-CPU check (joining
-    # them), then the notebooks that time things (on a quiet machine), then the browser check, which
-    # loads the models the background runs trained.
+    # Order, so that both cores stay busy and nothing waits for a model it does not need:
+    # 1. the unit tests and the other nbval, while the background runs train;
+    # 2. the browser checks that need no trained model of theirs (e.g. the slides, 00, 01, 03);
+    # 3. for each group: join it, then the browser checks of its notebooks (they load its models);
+    # 4. the notebooks that time code, on a quiet machine: nbval, then their browser check.
     browser = [item for item in items if item.nodeid.startswith("tests/browser/")]
     timed = [item for item in items if item.nodeid.split("::")[0] in TIMED_NOTEBOOKS and item not in twice]
-    rest = [item for item in items if item not in twice + browser + other_cpu + timed]
-    items[:] = rest + other_cpu + timed + browser
+    timed_browser = [item for item in browser if _browser_notebook(item) in TIMED_NOTEBOOKS]
+    after_join = {i: [item for item in browser if _browser_notebook(item) in groups[i]] for i in joins}
+    placed = set(twice + timed + timed_browser + list(joins.values()) + sum(after_join.values(), []))
+    rest = [item for item in items if item not in placed and item not in browser]
+    free_browser = [item for item in browser if item not in placed]
+    items[:] = rest + free_browser + [x for i in sorted(joins) for x in [joins[i], *after_join[i]]] + timed + timed_browser
 
 
 def pytest_collection_finish(session) -> None:
@@ -53,11 +73,12 @@ def pytest_collection_finish(session) -> None:
     import tempfile
 
     config = session.config
-    other_cpu = [item for item in session.items if item.nodeid == OTHER_CPU_TEST]
-    if config.option.collectonly or not other_cpu:
+    joins = _other_cpu_joins(session.items)
+    if config.option.collectonly or not joins:
         return
+    module = next(iter(joins.values())).module
     workdir = Path(tempfile.mkdtemp(prefix="tinyformer-other-cpu-"))
-    config.other_cpu_runs = other_cpu[0].module.OtherCpuRuns(Path(__file__).resolve().parent, workdir)
+    config.other_cpu_runs = module.OtherCpuRuns(Path(__file__).resolve().parent, workdir, sorted(joins))
     # Three processes share two cores: one torch thread here, so none of them spins waiting for a core.
     config.other_cpu_threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -65,8 +86,8 @@ def pytest_collection_finish(session) -> None:
 
 def pytest_runtest_setup(item) -> None:
     threads = getattr(item.config, "other_cpu_threads", None)
-    if item.nodeid == OTHER_CPU_TEST and threads:
-        torch.set_num_threads(threads)  # the background runs end in this test
+    if threads and (item.nodeid.split("::")[0] in TIMED_NOTEBOOKS or _browser_notebook(item) in TIMED_NOTEBOOKS):
+        torch.set_num_threads(threads)  # every background run has ended by then
 
 
 def pytest_unconfigure(config) -> None:

@@ -11,10 +11,10 @@ machine's own kernels: two kernel settings in all.
 
 Training the notebooks' models twice (here and in the main run) would cost minutes of the suite's
 15-minute budget. So in a whole-suite run the root conftest.py starts these nbval processes in the
-background at the start, while the unit tests run; this test joins them after the unit tests and
-before the browser check, and leaves the models they trained in data/generated/ where none are saved
-yet: the browser check then loads them. nbval in the main run skips these notebooks when this test
-is part of it: their stored outputs are compared here.
+background at the start, while the unit tests run; this test joins each group just before the
+browser check of the notebooks that load its models, and leaves the models it trained in
+data/generated/ where none are saved yet: the browser check then loads them. nbval in the main run
+skips these notebooks when this test is part of it: their stored outputs are compared here.
 """
 
 from __future__ import annotations
@@ -72,28 +72,30 @@ def test_the_other_cpu_setting_really_changes_float_results():
 
 
 class OtherCpuRuns:
-    """The groups' nbval processes, started in the background; `wait()` joins them and reports."""
+    """The groups' nbval processes, started in the background; `wait(i)` joins group i and reports."""
 
-    def __init__(self, repo_root: Path, workdir: Path) -> None:
+    def __init__(self, repo_root: Path, workdir: Path, groups: list[int] | None = None) -> None:
         self.workdir = workdir
-        self.runs = []
-        for i, notebooks in enumerate(GROUPS):
+        self.runs = {}
+        for i in range(len(GROUPS)) if groups is None else groups:
             env = clean_env(**OTHER_CPU, TINYFORMER_GENERATED_DIR=str(workdir / f"generated{i}"))
-            cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *notebooks]
+            cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *GROUPS[i]]
             log = open(workdir / f"group{i}.log", "w+")
-            self.runs.append((subprocess.Popen(cmd, cwd=repo_root, env=env, stdout=log, stderr=subprocess.STDOUT), log))
+            proc = subprocess.Popen(cmd, cwd=repo_root, env=env, stdout=log, stderr=subprocess.STDOUT)
+            self.runs[i] = (proc, log)
 
-    def wait(self) -> None:
+    def wait(self, group: int) -> None:
+        proc, log = self.runs[group]
         try:
-            for proc, log in self.runs:
-                code = proc.wait()
-                log.seek(0)
-                assert code == 0, f"nbval with {OTHER_CPU} failed ({proc.args[-3:]}):\n{log.read()[-6000:]}"
-        finally:
-            self.stop()
+            code = proc.wait()
+            log.seek(0)
+            assert code == 0, f"nbval with {OTHER_CPU} failed ({GROUPS[group]}):\n{log.read()[-6000:]}"
+        except BaseException:
+            self.stop()  # a failed group: no point training the others on
+            raise
 
     def stop(self) -> None:
-        for proc, log in self.runs:
+        for proc, log in self.runs.values():
             if proc.poll() is None:  # the other group when one failed, or an interrupted session
                 proc.kill()
                 proc.wait()
@@ -101,13 +103,20 @@ class OtherCpuRuns:
 
 
 @pytest.mark.slow
-def test_training_notebooks_pass_with_other_kernels(request, tmp_path, repo_root):
+@pytest.mark.parametrize("group", range(len(GROUPS)), ids=lambda i: f"group{i}")
+def test_training_notebooks_pass_with_other_kernels(group, request, tmp_path, repo_root):
     # In a whole-suite run the root conftest.py started these runs at the beginning, so they train
-    # while the unit tests run; run alone, this test starts them itself.
-    runs = getattr(request.config, "other_cpu_runs", None) or OtherCpuRuns(repo_root, tmp_path)
-    runs.wait()
-    for i in range(len(GROUPS)):
-        share_trained_models(runs.workdir / f"generated{i}")
+    # while the unit tests run, and joins each group just before the browser checks the notebooks
+    # that load its models; run alone, this test starts its group itself.
+    runs = getattr(request.config, "other_cpu_runs", None)
+    if runs is None or group not in runs.runs:
+        runs = OtherCpuRuns(repo_root, tmp_path, [group])
+    try:
+        runs.wait(group)
+    finally:
+        if runs is not getattr(request.config, "other_cpu_runs", None):
+            runs.stop()
+    share_trained_models(runs.workdir / f"generated{group}")
 
 
 def share_trained_models(trained: Path) -> None:

@@ -262,23 +262,31 @@ _ahead: dict[str, Opened] = {}
 
 
 @pytest.fixture(scope="session")
-def selected_notebooks(request) -> list[str]:
-    """The notebooks this session checks, in order (all of NOTEBOOKS unless -k or node ids chose fewer)."""
+def run_order(request) -> tuple[dict[str, str], str | None]:
+    """(notebook -> the notebook checked right after it, the last notebook checked) in this session.
+
+    A notebook is opened ahead only when its check comes right after the current one: another test in
+    between (the root conftest.py joins the background training there) may be what it waits for.
+    """
     name = "test_widgets_respond_in_jupyterlab"
-    return [item.callspec.params["notebook"] for item in request.session.items
-            if getattr(item, "originalname", None) == name and hasattr(item, "callspec")]
+    ours = [getattr(item, "originalname", None) == name and hasattr(item, "callspec") for item in request.session.items]
+    notebooks = [item.callspec.params["notebook"] if mine else None
+                 for item, mine in zip(request.session.items, ours)]
+    following = {a: b for a, b in zip(notebooks, notebooks[1:]) if a and b}
+    last = next((nb for nb in reversed(notebooks) if nb), None)
+    return following, last
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
-def test_widgets_respond_in_jupyterlab(notebook, lab_server, browser, screenshots, selected_notebooks):
+def test_widgets_respond_in_jupyterlab(notebook, lab_server, browser, screenshots, run_order):
     stem = notebook.removesuffix(".ipynb")
-    order = selected_notebooks
+    following, last = run_order
     opened = _ahead.pop(notebook, None)
     try:
         opened = opened or open_and_run_all(notebook, browser, lab_server)
-        later = order[order.index(notebook) + 1:] if notebook in order else []
-        if later and later[0] not in _ahead and RUN_ALONE.isdisjoint({notebook, later[0]}):
-            _ahead[later[0]] = open_and_run_all(later[0], browser, lab_server)
+        after = following.get(notebook)
+        if after and after not in _ahead and RUN_ALONE.isdisjoint({notebook, after}):
+            _ahead[after] = open_and_run_all(after, browser, lab_server)
         page = opened.page
         wait_for_run_all(opened, lab_server)
         page.bring_to_front()
@@ -307,7 +315,7 @@ def test_widgets_respond_in_jupyterlab(notebook, lab_server, browser, screenshot
             area.screenshot(path=str(screenshots / f"{stem}_{n}_{step.kind}_{step.label}_after.png"))
             assert_no_widget_errors(page, lab_server, f"{notebook} after step {n}")
     finally:
-        close_notebook(notebook, opened, lab_server, last=not order or notebook == order[-1])
+        close_notebook(notebook, opened, lab_server, last=last in (None, notebook))
 
 
 def close_notebook(notebook: str, opened: Opened | None, server, last: bool) -> None:
