@@ -1,17 +1,20 @@
 """Widget apps (tinyformer.apps): the app notebook keeps what the widgets need and shows only them.
 
-The browser check (tests/browser/test_lecture.py) serves notebook 03's app with Voila in Chromium.
+The browser check (tests/browser/test_lecture.py) serves the apps of notebooks 00 and 03 with Voila in Chromium
+and checks that no request leaves 127.0.0.1.
 """
 
 import json
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 
-from tinyformer.apps import APP_TAG, app_notebook, build_app, find_notebook, main, tag_widget_cells, voila_command
+from tinyformer.apps import (APP_TAG, app_notebook, build_app, find_notebook, main, offline_templates, tag_widget_cells,
+                             voila_command, voila_env)
 
-NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("0[0-8]-*.ipynb"))
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9][0-9]-*.ipynb"))
 WIDGET = {"output_type": "display_data", "metadata": {},
           "data": {"application/vnd.jupyter.widget-view+json": {"model_id": "x", "version_major": 2, "version_minor": 0},
                    "text/plain": "VBox()"}}
@@ -70,3 +73,19 @@ def test_command_line_build_only(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("TINYFORMER_GENERATED_DIR", str(tmp_path))
     assert main(["03", "--build-only"]) == 0
     assert capsys.readouterr().out.strip() == str(tmp_path / "apps" / "03-attention-app.ipynb")
+
+
+def test_offline_template_drops_only_the_cdn_links(tmp_path, monkeypatch):
+    from jupyter_core.paths import jupyter_path
+
+    installed = next(Path(d) / "voila/templates/lab/index.html.j2" for d in jupyter_path()
+                     if (Path(d) / "voila/templates/lab/index.html.j2").is_file())
+    root = offline_templates(tmp_path)
+    ours = (root / "voila/templates/lab/index.html.j2").read_text()
+    theirs = installed.read_text()
+    assert "cdn.jsdelivr.net" in theirs and not re.search(r"<link[^>]*://", ours)  # Voilà 0.5.13 links Font Awesome on a CDN
+    assert [ln for ln in theirs.splitlines() if "cdn.jsdelivr.net" not in ln] == ours.splitlines()
+    assert offline_templates(tmp_path) == root  # idempotent
+    monkeypatch.setenv("TINYFORMER_GENERATED_DIR", str(tmp_path / "gen"))
+    env = voila_env({"JUPYTER_PATH": "/elsewhere", "X": "1"})
+    assert env["JUPYTER_PATH"].split(":") == [str(tmp_path / "gen" / "voila"), "/elsewhere"] and env["X"] == "1"

@@ -342,6 +342,79 @@ def cell_id_problems(nb, name: str) -> list[str]:
             for i, cell in enumerate(nb.cells) if not cell.get("id")]
 
 
+# A number the prose states as a result: a decimal (0.79), a percentage (86%), a count with thousands
+# separators (1,680), a ratio (45×) or a duration (0.18 s, 12 ms, 40 µs).
+PROSE_NUMBER = re.compile(
+    r"(?<![\w.,/^_{-])(\d+(?:\.\d+)?(?:\s?%|×|\s?(?:ms|µs|s)\b)|\d{1,3}(?:,\d{3})+|\d+\.\d+)(?![\w.]*\})(?!\w|,\d)")
+# Words before a number that cite rather than measure: "section 3.2.1", "PyTorch 2.13".
+CITATION = re.compile(r"(section|§|equation|eq\.|PyTorch|Python|version|v)\s*$", re.IGNORECASE)
+APPROXIMATE = re.compile(r"(about|around|nearly|roughly|~|≈)\s*$", re.IGNORECASE)
+# Numbers stated in prose that no cell can print, each with where it comes from.
+PROSE_NUMBERS_FROM_ELSEWHERE = {
+    "00-course-map.ipynb": {"0.001": "1/1000, the uniform guess over the 1000 tokens the cell prints"},
+    "01-tokenization.ipynb": {
+        "150,000": "Unicode's count of assigned characters (unicode.org; it grows with each version)",
+        "50,000": "GPT-2's merges file; tests/test_gpt2_rank_file.py loads it (offline here)",
+        "50,257": "GPT-2's vocabulary size (its paper, section 2.2); the notebook stays offline",
+    },
+    "10-cost-and-scale.ipynb": {"0.34": "Chinchilla's fitted exponent (Hoffmann et al. 2022), a cited value"},
+}
+
+
+def stated_numbers(source: str) -> list[tuple[str, bool, str]]:
+    """(number as written, approximate?, context) for each result-like number in markdown `source`,
+    skipping LaTeX, inline and fenced code, link targets and citations."""
+    text = re.sub(r"```.*?```|~~~.*?~~~", " ", source, flags=re.S)
+    text = re.sub(r"\$\$.*?\$\$|\$[^$]*\$|`[^`]*`|\]\([^)\s]*\)", " ", text, flags=re.S)
+    found = []
+    for m in PROSE_NUMBER.finditer(text):
+        before = text[max(0, m.start() - 12):m.start()]
+        if CITATION.search(before):
+            continue
+        context = " ".join(text[max(0, m.start() - 40):m.end() + 20].split())
+        found.append((m.group(1), bool(APPROXIMATE.search(before)), context))
+    return found
+
+
+def shown_numbers(nb) -> list[float]:
+    """Every number in the stored outputs (text, HTML) and in the code of a notebook."""
+    texts = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        texts.append(cell.source)
+        for out in cell.get("outputs", []):
+            texts.append(out.get("text", ""))
+            texts += [v for k, v in out.get("data", {}).items() if k in ("text/plain", "text/html", "text/markdown")]
+    raw = re.findall(r"\d{1,3}(?:,\d{3})+(?!\d)|\d+(?:\.\d+)?(?:e-?\d+)?", "\n".join(texts))
+    return [float(x.replace(",", "")) for x in raw]
+
+
+def matches(stated: str, approximate: bool, shown: list[float]) -> bool:
+    """Does a shown number read as `stated` (same rounding; within 5% when the prose says 'about')?"""
+    digits = re.sub(r"[^\d.]", "", stated)
+    value, decimals = float(digits), len(digits.partition(".")[2])
+    candidates = shown + [x * 100 for x in shown] if stated.endswith("%") else shown
+    if approximate:
+        return any(abs(x - value) <= 0.05 * abs(value) for x in candidates)
+    return any(round(x, decimals) == round(value, decimals) for x in candidates)
+
+
+def prose_number_problems(nb, name: str) -> list[str]:
+    """A number the prose states as a result (a decimal, a percentage, a count like 1,680, a ratio, a
+    duration) is one a cell shows: it appears, at the precision written, in a stored output or in the
+    code. A cited number goes in PROSE_NUMBERS_FROM_ELSEWHERE with its source."""
+    shown, cited = shown_numbers(nb), PROSE_NUMBERS_FROM_ELSEWHERE.get(name, {})
+    return [
+        f"cell {i}: the prose states {stated!r} (…{context}…), but no output or code shows it: "
+        "print it from a cell, or cite its source in PROSE_NUMBERS_FROM_ELSEWHERE"
+        for i, cell in enumerate(nb.cells)
+        if cell.cell_type == "markdown"
+        for stated, approximate, context in stated_numbers(cell.source)
+        if stated not in cited and not matches(stated, approximate, shown)
+    ]
+
+
 def file_size_problems(path: Path) -> list[str]:
     size = path.stat().st_size
     if size <= MAX_FILE_BYTES:
@@ -366,6 +439,7 @@ RULES = [
     figure_dpi_problems,
     time_estimate_problems,
     cell_id_problems,
+    prose_number_problems,
 ]
 
 
@@ -588,6 +662,10 @@ def break_low_dpi(nb):
     nb.cells[1].outputs[0]["data"]["image/png"] = tiny_png(72)
 
 
+def break_prose_number(nb):
+    nb.cells.insert(2, v4.new_markdown_cell("The sum is 2, and it took 0.25 s."))
+
+
 def break_cell_id(nb):
     del nb.cells[1]["id"]
 
@@ -616,6 +694,7 @@ BREAKS = [
     (output_size_problems, break_big_output, "KB"),
     (code_line_problems, break_long_line, "121 characters"),
     (figure_dpi_problems, break_low_dpi, "72 dpi"),
+    (prose_number_problems, break_prose_number, "'0.25 s'"),
 ]
 
 
@@ -707,3 +786,22 @@ def test_stderr_is_allowed_in_ignored_output_cells(tmp_path):
     i = cell_with(nb, "NBVAL_IGNORE_OUTPUT")
     nb.cells[i].outputs.append(v4.new_output("stream", name="stderr", text="100%|██████| 50/50 [00:01<00:00]\n"))
     assert stderr_problems(roundtrip(nb, tmp_path), GOOD_NAME) == []
+
+
+def test_prose_number_rule_reads_numbers_as_written():
+    nb = good_notebook()
+    nb.cells[1].outputs.append(v4.new_output("stream", name="stdout", text="accuracy 0.8612, 1680 lines, 45.2x\n"))
+    ok = [
+        "Accuracy is 0.86, that is 86%; the corpus has about 1,700 lines; the ratio is 45×.",
+        "Section 3.2.1 of the paper, PyTorch 2.13, $\\alpha \\approx 0.076$ and `x = 0.5` are not results.",
+        "A [link](https://example.org/v1.5/) and a plain count like 12 layers are not checked.",
+    ]
+    for text in ok:
+        nb.cells.insert(2, v4.new_markdown_cell(text))
+        assert prose_number_problems(nb, GOOD_NAME) == [], text
+        del nb.cells[2]
+    for bad in ["Accuracy is 0.87.", "That is 87%.", "The corpus has 1,700 lines.", "It is 46× faster.",
+                "About 2,000 lines.", "It takes 12 ms."]:
+        nb.cells.insert(2, v4.new_markdown_cell(bad))
+        assert len(prose_number_problems(nb, GOOD_NAME)) == 1, bad
+        del nb.cells[2]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tinyformer.slides import SLIDE_HEIGHT_PX, apply, cell_height, check, main, plan, slides
+from tinyformer.slides import MIN_ZOOM, SLIDE_HEIGHT_PX, apply, cell_height, cell_zoom, check, main, plan, slides, tall_cells
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9][0-9]-*.ipynb"))
 
@@ -89,3 +89,40 @@ def test_command_line(tmp_path, capsys):
     assert main(["summary", str(path)]) == 0
     assert "1 slides, 2 steps" in capsys.readouterr().out
     assert main(["bogus"]) == 2
+
+
+def test_a_cell_taller_than_a_slide_is_zoomed_to_fit_while_presenting(tmp_path):
+    tall = "\n".join(f"x{i} = {i}" for i in range(50))  # about 950 px of code
+    huge = "\n".join(f"x{i} = {i}" for i in range(100))  # about 1900 px: more than MIN_ZOOM can fit
+    nb = _nb(("markdown", "## Section"), ("code", tall), ("code", "y = 1"), ("code", huge))
+    path = tmp_path / "99-x.ipynb"
+    path.write_text(json.dumps(nb))
+    apply(path)
+    nb = json.loads(path.read_text())
+    zooms = [cell_zoom(c) for c in nb["cells"]]
+    assert zooms[0] == zooms[2] == 1.0 and zooms[3] == MIN_ZOOM / 100
+    assert 0.6 < zooms[1] < 0.75 and cell_height(nb["cells"][1]) * zooms[1] <= SLIDE_HEIGHT_PX
+    key = "@deathbeds/jupyterlab-fonts"  # the deck's own per-cell style, only while presenting
+    assert nb["cells"][1]["metadata"][key]["styles"][""]["body[data-jp-deck-mode='presenting'] &"] == {
+        "zoom": f"{round(zooms[1] * 100)}%"}
+    assert tall_cells(nb) == [3] and check(path) == []
+    # a cell that became short loses its zoom, and a style the author set stays
+    nb["cells"][1]["source"] = "x = 0"
+    nb["cells"][1]["metadata"][key]["styles"][""]["body[data-jp-deck-mode='presenting'] &"]["opacity"] = "0.5"
+    path.write_text(json.dumps(nb))
+    apply(path)
+    cell = json.loads(path.read_text())["cells"][1]
+    assert cell_zoom(cell) == 1.0
+    assert cell["metadata"][key]["styles"][""]["body[data-jp-deck-mode='presenting'] &"] == {"opacity": "0.5"}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_readme_slideshow_table_matches_the_metadata(path):
+    import re
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    row = re.search(rf"^\| {path.name[:2]} [^|]+\| (\d+) \| (\d+) \| ~(\d+) min \|$", readme, flags=re.M)
+    assert row, f"README's slideshow table has no row for {path.name[:2]}"
+    pages = slides(json.loads(path.read_text(encoding="utf-8")))
+    measured = (len(pages), sum(s.steps for s in pages), round(sum(s.seconds for s in pages) / 60))
+    assert tuple(map(int, row.groups())) == measured, f"README says {row.groups()}, the metadata gives {measured}"

@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 from tinyformer.utils import REPO_ROOT, generated_dir
 
-__all__ = ["APP_TAG", "app_notebook", "build_app", "find_notebook", "main", "tag_widget_cells", "voila_command"]
+__all__ = ["APP_TAG", "app_notebook", "build_app", "find_notebook", "main", "offline_templates", "tag_widget_cells",
+           "voila_command", "voila_env"]
 
 APP_TAG = "app"
 NOTEBOOKS = REPO_ROOT / "notebooks"
@@ -98,8 +100,43 @@ def build_app(number: str | int, out_dir: Path | None = None) -> Path:
     return path
 
 
+def offline_templates(out_dir: Path | None = None) -> Path:
+    """A Jupyter data folder whose Voilà "lab" template loads nothing from a CDN; returns the folder.
+
+    Voilà's lab page links Font Awesome's stylesheets on cdn.jsdelivr.net, although its own bundle
+    already carries Font Awesome (the icons work without them). The copy written here is the installed
+    template without those links; put the folder first on JUPYTER_PATH (`voila_env`) and Voilà uses it.
+    """
+    from jupyter_core.paths import jupyter_path
+
+    root = Path(out_dir) if out_dir is not None else generated_dir() / "voila"
+    found = [Path(d) / "voila/templates/lab/index.html.j2" for d in jupyter_path() if Path(d) != root]
+    source = next((p for p in found if p.is_file()), None)
+    if source is None:
+        raise FileNotFoundError("Voilà's lab template was not found on the Jupyter path: pip install -r requirements.txt")
+    target = root / "voila" / "templates" / "lab" / "index.html.j2"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    lines = source.read_text(encoding="utf-8").splitlines(keepends=True)
+    text = "".join(line for line in lines if not re.search(r"<link[^>]*https?://", line))
+    if not target.exists() or target.read_text(encoding="utf-8") != text:
+        tmp = target.with_suffix(".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(target)
+    return root
+
+
+def voila_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """`env` (default: this process's) with offline_templates() first on JUPYTER_PATH."""
+    import os
+
+    env = dict(os.environ if env is None else env)
+    env["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(offline_templates()), env.get("JUPYTER_PATH")) if p)
+    return env
+
+
 def voila_command(app: Path, port: int = 8866) -> list[str]:
-    """The Voilà command line that serves `app` on 127.0.0.1:`port`, sources hidden, no browser opened."""
+    """The Voilà command line that serves `app` on 127.0.0.1:`port`, sources hidden, no browser opened.
+    Run it with `voila_env()`, so that the page requests nothing outside 127.0.0.1."""
     return [sys.executable, "-m", "voila", str(app), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
             "--strip_sources=True", "--theme=light"]
 
@@ -120,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         print(app)
         return 0
     print(f"serving {app.name} on http://127.0.0.1:{args.port}/ (Ctrl-C stops it)")
-    return subprocess.call(voila_command(app, args.port))
+    return subprocess.call(voila_command(app, args.port), env=voila_env())
 
 
 if __name__ == "__main__":

@@ -13,12 +13,15 @@ joins the current slide at once, "skip" is never shown and "notes" is kept for t
 - the setup cell (a code cell whose first comment says "setup"/"imports", or of imports only) is skipped;
 - every other cell is a fragment of the current slide while the slide's estimated height stays
   within `SLIDE_HEIGHT_PX` at `SLIDE_WIDTH_PX` wide, else it starts a subslide;
-- prose that does not fit on any slide (a markdown cell taller than a slide by itself) goes to notes.
+- prose that does not fit on any slide (a markdown cell taller than a slide by itself) goes to notes;
+- a code cell taller than a slide by itself is zoomed out while presenting, to fit (the deck's own
+  per-cell zoom, stored as a jupyterlab-fonts style; the notebook view is unchanged), but never below
+  `MIN_ZOOM` (the deck's slider minimum): a cell that would need less is still listed by `tall_cells`.
 Heights are estimated from the stored source and outputs (lines wrapped at the slide's width, images
 at their pixel size shrunk to the column), calibrated against JupyterLab in Chromium
 (tests/browser/test_lecture.py measures the real slides). `check` is the hygiene rule: it fails on a
-slide of several cells taller than the view; `tall_cells` lists single cells taller than a slide by
-themselves, which no metadata can fix (split the cell or shrink its figure).
+slide of several cells taller than the view; `tall_cells` lists single cells still taller than a
+slide at their zoom (split the cell or shrink its figure).
 
 Command line: `python -m tinyformer.slides apply|check|summary notebooks/NN-*.ipynb ...`
 """
@@ -35,7 +38,7 @@ from pathlib import Path
 
 __all__ = [
     "SLIDE_TYPES", "SLIDE_WIDTH_PX", "SLIDE_HEIGHT_PX", "SECONDS_PER_STEP",
-    "Slide", "cell_height", "plan", "apply", "slides", "check", "tall_cells", "main",
+    "MIN_ZOOM", "Slide", "cell_height", "cell_zoom", "plan", "apply", "slides", "check", "tall_cells", "main",
 ]
 
 SLIDE_TYPES = ("slide", "subslide", "fragment", "-", "skip", "notes")
@@ -44,6 +47,10 @@ SLIDE_HEIGHT_PX = 720
 SECONDS_PER_STEP = {"markdown": 40, "code": 50, "widget": 90}  # class time per shown cell (talk + run)
 
 _MARGIN = 60  # px: the deck's own top and bottom margin
+MIN_ZOOM = 50  # percent: the smallest zoom the deck's design tools offer
+# Where jupyterlab-slideshow keeps a cell's style while presenting (its design tools write the same).
+_FONTS_KEY = "@deathbeds/jupyterlab-fonts"
+_PRESENTING = "body[data-jp-deck-mode='presenting'] &"
 _TEXT_CHARS = 150  # characters of prose per line at 1280 px
 _CODE_CHARS = 125  # characters of code per line (monospace, after the prompt)
 _LINE = {"p": 19, "li": 22, "h1": 70, "h2": 50, "h3": 40, "code": 18.5, "out": 17}
@@ -134,6 +141,37 @@ def cell_height(cell: dict) -> float:
     return h + sum(_output_height(o) for o in cell.get("outputs", []))
 
 
+def cell_zoom(cell: dict) -> float:
+    """The zoom (1.0 = 100%) at which the deck shows `cell`, from its stored presenting style."""
+    try:
+        zoom = cell["metadata"][_FONTS_KEY]["styles"][""][_PRESENTING]["zoom"]
+        return float(str(zoom).rstrip("%")) / 100
+    except (KeyError, TypeError, ValueError):
+        return 1.0
+
+
+def _fit_zoom(cell: dict) -> int | None:
+    """Percent zoom that fits a code cell taller than a slide (at least MIN_ZOOM), else None."""
+    budget = SLIDE_HEIGHT_PX - _MARGIN
+    h = cell_height(cell)
+    if cell.get("cell_type") != "code" or h <= budget:
+        return None
+    return max(MIN_ZOOM, int(100 * budget / h))
+
+
+def _set_zoom(cell: dict, percent: int | None) -> None:
+    """Store (or, for None, remove) the presenting zoom of `cell`, keeping any other style it has."""
+    meta = cell.setdefault("metadata", {})
+    styles = meta.get(_FONTS_KEY, {}).get("styles", {}).get("", {}).get(_PRESENTING, {})
+    styles = {k: v for k, v in styles.items() if k != "zoom"} | ({"zoom": f"{percent}%"} if percent else {})
+    if styles:
+        meta.setdefault(_FONTS_KEY, {}).setdefault("styles", {}).setdefault("", {})[_PRESENTING] = styles
+    elif _FONTS_KEY in meta:
+        meta[_FONTS_KEY].get("styles", {}).get("", {}).pop(_PRESENTING, None)
+        if not meta[_FONTS_KEY].get("styles", {}).get(""):
+            del meta[_FONTS_KEY]
+
+
 def _is_setup(cell: dict, first_code: bool) -> bool:
     """The notebook's setup cell: the first code cell saying "setup" or "import", or a cell of imports only."""
     src = _source(cell)
@@ -211,7 +249,7 @@ def slides(nb: dict) -> list[Slide]:
             pages.append(Slide())
         page = pages[-1]
         page.cells.append(i)
-        page.height += cell_height(cell)
+        page.height += cell_height(cell) * cell_zoom(cell)
         page.steps += 1 if t in ("slide", "subslide", "fragment") or len(page.cells) == 1 else 0
         widget = any(_WIDGET_MIME in o.get("data", {}) for o in cell.get("outputs", []))
         page.seconds += SECONDS_PER_STEP["widget" if widget else cell["cell_type"] if cell["cell_type"] in SECONDS_PER_STEP else "markdown"]
@@ -228,6 +266,7 @@ def apply(path: str | Path) -> bool:
     nb = json.loads(text)
     for cell, kind in zip(nb["cells"], plan(nb)):
         cell.setdefault("metadata", {})["slideshow"] = {"slide_type": kind}
+        _set_zoom(cell, _fit_zoom(cell) if kind in ("slide", "subslide") else None)
     nb["metadata"].pop("rise", None)  # jupyterlab-rise's settings (tried first, not used)
     new = json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
     if new == text:
@@ -259,7 +298,7 @@ def check(path: str | Path) -> list[str]:
 
 
 def tall_cells(nb: dict) -> list[int]:
-    """Shown cells taller than a slide by themselves (estimated): split them, or shrink their output."""
+    """Shown cells taller than a slide by themselves at their zoom (estimated): split them, or shrink their output."""
     return [page.cells[0] for page in slides(nb) if len(page.cells) == 1 and page.height > SLIDE_HEIGHT_PX]
 
 

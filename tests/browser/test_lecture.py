@@ -5,8 +5,8 @@
     slide, asserts that no slide overflows the 1280x720 view (except the single cells
     `tinyformer.slides.tall_cells` names: no metadata can shrink those), and on the widget's slide
     moves the widget and asserts that its figure redraws.
-(b) Notebook 03's widget app (`python -m tinyformer.apps 03`) served by Voilà: it loads, and choosing
-    another query token changes its figure.
+(b) The widget apps of notebooks 00 and 03 (`python -m tinyformer.apps 03`) served by Voilà: each
+    loads, moving its control changes its figure, and no request leaves 127.0.0.1.
 (c) The static site (`python -m tinyformer.site build`) for notebooks 00 and 03, served from a local
     folder: every page renders, every image loads, and no request leaves 127.0.0.1.
 Screenshots go to tests/browser/screenshots/ (git-ignored): look at them.
@@ -177,35 +177,41 @@ def test_slideshow_steps_through_every_slide(step, lab_server, view, screenshots
 # ---------------------------------------------------------------- (b) a widget app
 
 
-def test_voila_app_loads_and_its_control_changes_the_output(chromium_path, view, screenshots, tmp_path):
+@pytest.mark.parametrize("step", SLIDESHOWS, ids=lambda s: s.notebook[:2])
+def test_voila_app_loads_offline_and_its_control_changes_the_output(step, chromium_path, view, screenshots, tmp_path):
     pytest.importorskip("voila", reason="Voila is not installed: pip install -r requirements.txt")
-    from tinyformer.apps import build_app, voila_command
+    from tinyformer.apps import build_app, voila_command, voila_env
 
-    app = build_app("03", out_dir=tmp_path)
+    nn = step.notebook[:2]
+    app = build_app(nn, out_dir=tmp_path)
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    env = {k: v for k, v in voila_env().items() if k != "MPLBACKEND"}
     log = tmp_path / "voila.log"
+    base = f"http://127.0.0.1:{port}/"
+    requests: list[str] = []
+    view.on("request", lambda r: requests.append(r.url))
     with open(log, "wb") as out:
         proc = subprocess.Popen(voila_command(app, port), cwd=REPO_ROOT, env=env, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        _wait_http(f"http://127.0.0.1:{port}/", 90)
-        view.goto(f"http://127.0.0.1:{port}/", timeout=120_000)
-        step = Interaction("03-attention.ipynb", kind="dropdown", label="query", value="cat", output="img")
+        _wait_http(base, 90)
+        view.goto(base, timeout=120_000)
         ctl = control(view, step)
         ctl.wait_for(state="visible", timeout=120_000)
         area = view.locator(".jp-OutputArea-output").filter(has=ctl).first
         view.wait_for_timeout(500)
         before = snapshot(area, step.output)
         assert before, "the app's widget shows no figure"
-        view.screenshot(path=str(screenshots / "03_app_before.png"))
+        view.screenshot(path=str(screenshots / f"{nn}_app_before.png"))
         act(view, ctl, step)
         deadline = time.monotonic() + 30
         while snapshot(area, step.output) == before:
             assert time.monotonic() < deadline, f"the app's figure did not change:\n{log.read_text()[-2000:]}"
             view.wait_for_timeout(250)
-        view.screenshot(path=str(screenshots / "03_app_after.png"))
+        view.screenshot(path=str(screenshots / f"{nn}_app_after.png"))
         assert "Traceback" not in view.inner_text("body")
+        leaving = [u for u in requests if not u.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:"))]
+        assert not leaving, f"the app requested pages outside 127.0.0.1: {leaving[:5]}"
     finally:
         try:
             os.killpg(proc.pid, 15)
