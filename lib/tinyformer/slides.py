@@ -48,6 +48,7 @@ SECONDS_PER_STEP = {"markdown": 40, "code": 50, "widget": 90}  # class time per 
 
 _MARGIN = 60  # px: the deck's own top and bottom margin
 MIN_ZOOM = 50  # percent: the smallest zoom the deck's design tools offer
+_ZOOM_SAFETY = 0.9  # heights are estimates (03's cell 14 measured 10% taller in Chromium): zoom a bit more
 # Where jupyterlab-slideshow keeps a cell's style while presenting (its design tools write the same).
 _FONTS_KEY = "@deathbeds/jupyterlab-fonts"
 _PRESENTING = "body[data-jp-deck-mode='presenting'] &"
@@ -156,7 +157,7 @@ def _fit_zoom(cell: dict) -> int | None:
     h = cell_height(cell)
     if cell.get("cell_type") != "code" or h <= budget:
         return None
-    return max(MIN_ZOOM, int(100 * budget / h))
+    return max(MIN_ZOOM, int(100 * _ZOOM_SAFETY * budget / h))
 
 
 def _set_zoom(cell: dict, percent: int | None) -> None:
