@@ -12,6 +12,7 @@ notebook or test file to look at when it grows.
 from __future__ import annotations
 
 import shutil
+import time
 
 from collections import defaultdict
 from pathlib import Path
@@ -20,6 +21,8 @@ import pytest
 import torch
 
 _seconds: dict[str, float] = defaultdict(float)
+_session_start = time.monotonic()
+_timeline: list[tuple[float, str]] = []  # (seconds since the session started, what began then)
 
 
 OTHER_CPU_TEST = "tests/test_other_cpu.py::test_training_notebooks_pass_with_other_kernels"
@@ -84,7 +87,20 @@ def pytest_collection_finish(session) -> None:
     torch.set_num_threads(1)
 
 
+def _phase(item) -> str:
+    """The part of the suite an item belongs to, for the closing timeline."""
+    path = item.nodeid.split("::")[0]
+    if item.nodeid.startswith(OTHER_CPU_TEST + "["):
+        return f"join other-CPU {item.callspec.params['group']}"
+    if path.startswith("tests/browser/"):
+        return f"browser {Path(path).stem}"
+    return "nbval" if path.startswith("notebooks/") else "unit tests"
+
+
 def pytest_runtest_setup(item) -> None:
+    phase = _phase(item)
+    if not _timeline or _timeline[-1][1] != phase:
+        _timeline.append((time.monotonic() - _session_start, phase))
     threads = getattr(item.config, "other_cpu_threads", None)
     if threads and (item.nodeid.split("::")[0] in TIMED_NOTEBOOKS or _browser_notebook(item) in TIMED_NOTEBOOKS):
         torch.set_num_threads(threads)  # every background run has ended by then
@@ -113,3 +129,13 @@ def pytest_terminal_summary(terminalreporter) -> None:
         if seconds >= 5 or path.startswith("notebooks/"):
             terminalreporter.write_line(f"{seconds:8.1f} s  {path}")
     terminalreporter.write_line("  " + ", ".join(f"{g}: {s:.0f} s" for g, s in sorted(groups.items())))
+    if any(phase.startswith("join") for _, phase in _timeline):  # where the whole-suite run spends its time
+        end = time.monotonic() - _session_start
+        ends = [t for t, _ in _timeline[1:]] + [end]
+        terminalreporter.write_line("timeline: " + "; ".join(
+            f"{start:.0f}-{stop:.0f} s {phase}" for (start, phase), stop in zip(_timeline, ends)))
+        runs = getattr(terminalreporter.config, "other_cpu_runs", None)
+        if runs is not None:
+            begun = runs.started - _session_start
+            terminalreporter.write_line("other-CPU runs (in the background): " + "; ".join(
+                f"group {i} {begun:.0f}-{begun + s:.0f} s" for i, s in sorted(runs.seconds.items())))

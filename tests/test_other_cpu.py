@@ -20,9 +20,11 @@ skips these notebooks when this test is part of it: their stored outputs are com
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
+import time
 
 from pathlib import Path
 
@@ -76,6 +78,8 @@ class OtherCpuRuns:
 
     def __init__(self, repo_root: Path, workdir: Path, groups: list[int] | None = None) -> None:
         self.workdir = workdir
+        self.started = time.monotonic()
+        self.seconds: dict[int, float] = {}  # group -> how long its nbval run took (from its own report)
         self.runs = {}
         for i in range(len(GROUPS)) if groups is None else groups:
             env = clean_env(**OTHER_CPU, TINYFORMER_GENERATED_DIR=str(workdir / f"generated{i}"))
@@ -89,7 +93,10 @@ class OtherCpuRuns:
         try:
             code = proc.wait()
             log.seek(0)
-            assert code == 0, f"nbval with {OTHER_CPU} failed ({GROUPS[group]}):\n{log.read()[-6000:]}"
+            text = log.read()
+            assert code == 0, f"nbval with {OTHER_CPU} failed ({GROUPS[group]}):\n{text[-6000:]}"
+            took = re.findall(r" in ([\d.]+)s", text)
+            self.seconds[group] = float(took[-1]) if took else time.monotonic() - self.started
         except BaseException:
             self.stop()  # a failed group: no point training the others on
             raise
