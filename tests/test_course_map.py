@@ -7,6 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from helpers import ByteTokenizer
 from tinyformer.embeddings import sinusoidal_positional_encoding
 from tinyformer.viz.course_map import (
     STAGE_NOTEBOOKS,
@@ -25,18 +26,6 @@ from tinyformer.viz.course_map import (
 from tinyformer.widgets.course_map import DEFAULT_SENTENCES, course_map_widget, stage_caption
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-class ByteTokenizer:
-    """The simplest tokenizer: one token per byte (what BPE starts from)."""
-
-    vocab_size = 256
-
-    def encode(self, text):
-        return list(text.encode("utf-8"))
-
-    def token_bytes(self, i):
-        return bytes([i])
 
 
 class PairTokenizer(ByteTokenizer):

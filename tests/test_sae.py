@@ -3,22 +3,17 @@
 import pytest
 import torch
 
+from helpers import sharp_random_gpt
 from tinyformer import boundary
 from tinyformer import sae as S
-from tinyformer.model import GPT, GPTConfig
+from tinyformer.model import GPT
 from tinyformer.sampling import generate
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: two threads on a busy machine crawl
 
 
 def tiny_gpt(seed: int = 0) -> GPT:
-    torch.manual_seed(seed)
-    model = GPT(GPTConfig(vocab_size=40, block_size=32, d_model=16, n_heads=2, n_layers=2, d_ff=32))
-    with torch.no_grad():
-        for p in model.parameters():
-            if p.dim() == 2:
-                p.mul_(10)
-    return model.eval()
+    return sharp_random_gpt(n_layers=2, block_size=32, seed=seed)
 
 
 def byte_tokenizer(text: str) -> list[int]:

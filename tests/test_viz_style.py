@@ -15,6 +15,7 @@ import pytest
 import torch
 from matplotlib.text import Text
 
+from helpers import ByteTokenizer
 import tinyformer.viz as viz
 from tinyformer.tokenizer import BPETokenizer
 from tinyformer.viz import MIN_DPI, MIN_FONT_PT, OKABE_ITO, STYLES, current_style, font_size, use_style
@@ -23,18 +24,6 @@ from tinyformer.viz.sampling import distribution_view
 
 TEXT = "The cat sat on the mat. The function returns a list. " * 20
 TOKENS = ["The", "cat", "sat", "on", "the", "mat"]
-
-
-class ByteTokenizer:
-    """One token per byte: Korean becomes 3 tokens per character (the widget's densest case)."""
-
-    vocab_size = 256
-
-    def encode(self, text):
-        return list(text.encode("utf-8"))
-
-    def token_bytes(self, i):
-        return bytes([i])
 
 
 @pytest.fixture(scope="module")

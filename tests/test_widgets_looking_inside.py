@@ -6,9 +6,9 @@ import pytest
 import torch
 from matplotlib.colors import to_rgb
 
+from helpers import sharp_random_gpt
 from tinyformer import boundary as B
 from tinyformer import sae as S
-from tinyformer.model import GPT, GPTConfig
 from tinyformer.viz import looking_inside as V
 from tinyformer.widgets import looking_inside as WL
 
@@ -18,13 +18,7 @@ PROMPT, OTHER = [3, 17, 5, 9, 22], [8, 1, 30]
 
 @pytest.fixture(scope="module")
 def model():
-    torch.manual_seed(0)
-    m = GPT(GPTConfig(vocab_size=40, block_size=16, d_model=16, n_heads=2, n_layers=3, d_ff=32))
-    with torch.no_grad():
-        for p in m.parameters():
-            if p.dim() == 2:
-                p.mul_(10)
-    return m.eval()
+    return sharp_random_gpt(n_layers=3, block_size=16)
 
 
 def decode(ids):
