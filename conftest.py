@@ -1,9 +1,9 @@
 """Repository-wide pytest setup: the other-CPU check in the background, and a closing table of time per file.
 
 tests/test_other_cpu.py runs nbval on every training notebook with another CPU's kernels, in two
-background processes started right after collection (they train while the unit tests run); its test
-joins each group just before the browser check of that group's notebooks, and leaves the models the
-group trained in data/generated/ (when none are saved), so the browser check loads them instead of
+background chains started right after collection (they train while the unit tests run); its test
+joins each notebook's check just before that notebook's browser check, and leaves what the chain had
+trained by then in data/generated/ (when none are saved), so the browser check loads it instead of
 training again. nbval in this process skips the notebooks the other-CPU check compares.
 The suite must stay under 15 minutes on 2 cores (CONTRIBUTING.md); the closing table says which
 notebook or test file to look at when it grows.
@@ -31,9 +31,9 @@ BROWSER_NOTEBOOK_TEST = "tests/browser/test_jupyterlab.py::test_widgets_respond_
 TIMED_NOTEBOOKS = ("notebooks/10-cost-and-scale.ipynb",)
 
 
-def _other_cpu_joins(items) -> dict[int, object]:
-    """The other-CPU check's items, one per group of notebooks, by group index."""
-    return {item.callspec.params["group"]: item for item in items if item.nodeid.startswith(OTHER_CPU_TEST + "[")}
+def _other_cpu_joins(items) -> dict[str, object]:
+    """The other-CPU check's items, one per training notebook, by notebook path."""
+    return {item.callspec.params["notebook"]: item for item in items if item.nodeid.startswith(OTHER_CPU_TEST + "[")}
 
 
 def _browser_notebook(item) -> str | None:
@@ -48,27 +48,28 @@ def pytest_collection_modifyitems(session, config, items) -> None:
     joins = _other_cpu_joins(items)
     if not joins:
         return
-    groups = next(iter(joins.values())).module.GROUPS
+    module = next(iter(joins.values())).module
     # The other-CPU check runs nbval on the training notebooks (other kernels, in subprocesses), so
     # nbval here does not check them a second time; their asserts still run with this machine's
     # kernels in the browser check, which executes every notebook.
-    checked = {nb for i in joins for nb in groups[i]}
-    twice = [item for item in items if item.nodeid.split("::")[0] in checked]
+    twice = [item for item in items if item.nodeid.split("::")[0] in joins]
     if twice:
         config.hook.pytest_deselected(items=twice)
     # Order, so that both cores stay busy and nothing waits for a model it does not need:
-    # 1. the unit tests and the other nbval, while the background runs train;
+    # 1. the unit tests and the other nbval, while the background chains train;
     # 2. the browser checks that need no trained model of theirs (e.g. the slides, 00, 01, 03);
-    # 3. for each group: join it, then the browser checks of its notebooks (they load its models);
+    # 3. for each training notebook, in the order the chains should finish them: join its check,
+    #    then its browser check (which loads what it trained);
     # 4. the notebooks that time code, on a quiet machine: nbval, then their browser check.
     browser = [item for item in items if item.nodeid.startswith("tests/browser/")]
     timed = [item for item in items if item.nodeid.split("::")[0] in TIMED_NOTEBOOKS and item not in twice]
     timed_browser = [item for item in browser if _browser_notebook(item) in TIMED_NOTEBOOKS]
-    after_join = {i: [item for item in browser if _browser_notebook(item) in groups[i]] for i in joins}
+    after_join = {nb: [item for item in browser if _browser_notebook(item) == nb] for nb in joins}
     placed = set(twice + timed + timed_browser + list(joins.values()) + sum(after_join.values(), []))
     rest = [item for item in items if item not in placed and item not in browser]
     free_browser = [item for item in browser if item not in placed]
-    items[:] = rest + free_browser + [x for i in sorted(joins) for x in [joins[i], *after_join[i]]] + timed + timed_browser
+    ordered = sorted(joins, key=module.expected_finish)
+    items[:] = rest + free_browser + [x for nb in ordered for x in [joins[nb], *after_join[nb]]] + timed + timed_browser
 
 
 def pytest_collection_finish(session) -> None:
@@ -81,7 +82,7 @@ def pytest_collection_finish(session) -> None:
         return
     module = next(iter(joins.values())).module
     workdir = Path(tempfile.mkdtemp(prefix="tinyformer-other-cpu-"))
-    config.other_cpu_runs = module.OtherCpuRuns(Path(__file__).resolve().parent, workdir, sorted(joins))
+    config.other_cpu_runs = module.OtherCpuRuns(Path(__file__).resolve().parent, workdir, list(joins))
     # Three processes share two cores: one torch thread here, so none of them spins waiting for a core.
     config.other_cpu_threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -91,7 +92,7 @@ def _phase(item) -> str:
     """The part of the suite an item belongs to, for the closing timeline."""
     path = item.nodeid.split("::")[0]
     if item.nodeid.startswith(OTHER_CPU_TEST + "["):
-        return f"join other-CPU {item.callspec.params['group']}"
+        return f"join other-CPU {Path(item.callspec.params['notebook']).name[:2]}"
     if path.startswith("tests/browser/"):
         return f"browser {Path(path).stem}"
     return "nbval" if path.startswith("notebooks/") else "unit tests"
@@ -136,6 +137,6 @@ def pytest_terminal_summary(terminalreporter) -> None:
             f"{start:.0f}-{stop:.0f} s {phase}" for (start, phase), stop in zip(_timeline, ends)))
         runs = getattr(terminalreporter.config, "other_cpu_runs", None)
         if runs is not None:
-            begun = runs.started - _session_start
-            terminalreporter.write_line("other-CPU runs (in the background): " + "; ".join(
-                f"group {i} {begun:.0f}-{begun + s:.0f} s" for i, s in sorted(runs.seconds.items())))
+            terminalreporter.write_line("other-CPU checks ended (in the background): " + "; ".join(
+                f"{Path(nb).name[:2]} at {end - _session_start:.0f} s"
+                for nb, (_, _, end, _) in sorted(runs.results.items(), key=lambda kv: kv[1][2])))

@@ -10,20 +10,22 @@ data/generated/ are not used). The browser check runs the same notebooks, assert
 machine's own kernels: two kernel settings in all.
 
 Training the notebooks' models twice (here and in the main run) would cost minutes of the suite's
-15-minute budget. So in a whole-suite run the root conftest.py starts these nbval processes in the
-background at the start, while the unit tests run; this test joins each group just before the
-browser check of the notebooks that load its models, and leaves the models it trained in
-data/generated/ where none are saved yet: the browser check then loads them. nbval in the main run
-skips these notebooks when this test is part of it: their stored outputs are compared here.
+15-minute budget. So in a whole-suite run the root conftest.py starts these checks in the background
+at the start, as two chains of one nbval process per notebook, while the unit tests run; this test
+joins each notebook's check just before the browser check of that notebook, and leaves the models
+its chain had trained by then in data/generated/ where none are saved yet: the browser check then
+loads them. nbval in the main run skips these notebooks when this test is part of it: their stored
+outputs are compared here.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 
 from pathlib import Path
@@ -31,18 +33,30 @@ from pathlib import Path
 import pytest
 
 OTHER_CPU = {"ATEN_CPU_CAPABILITY": "default", "MKL_ENABLE_INSTRUCTIONS": "SSE4_2"}
-# Every notebook that trains a model, in two groups that run side by side (one torch thread each,
-# so the two cores finish in about half the time). The groups use separate model folders: 08 and 09
-# then never find 07's translator and train its documented stand-in, the same way on every run.
-# 09 loads 08's GPT, so it follows 08. Measured (CI, 2 cores): 08 ~475 s (its GPT's 1000 steps),
-# 07 ~300 s, 09 ~150 s from an empty folder (its facts GPT and sparse autoencoder), 06 ~80 s, the
-# rest 10-60 s each.
+# Every notebook that trains a model, in two chains that run side by side (one torch thread each).
+# Each notebook is its own nbval process; the next one in its chain starts when it ends, in the
+# chain's own model folder (09 loads the GPT 08 trained). Measured alone on one core with these
+# kernels: 07 ~280 s, 06 ~90 s, 04 ~25 s, 02 and 05 ~12 s; 08 ~325 s (its GPT's 1000 steps; ~100 s
+# more when it must train the stand-in translator), 09 ~65 s (its facts GPT and sparse autoencoder).
 GROUPS = [
     ["notebooks/07-translation.ipynb", "notebooks/06-ffn-residual-layernorm.ipynb",
      "notebooks/02-embeddings-and-positions.ipynb", "notebooks/04-masking.ipynb",
      "notebooks/05-multi-head-attention.ipynb"],
     ["notebooks/08-sampling.ipynb", "notebooks/09-looking-inside.ipynb"],
 ]
+SECONDS = {"07": 280, "06": 90, "02": 12, "04": 25, "05": 12, "08": 325, "09": 65}
+NOTEBOOKS = [nb for chain in GROUPS for nb in chain]
+# Files a notebook hands to the other chain when it ends: 07's translator, which 08 and 09 load as a
+# learner's would. 07 (first in its chain) is usually done before 08 needs it (after its GPT); when
+# it is not, 08 trains its documented stand-in, slower but checked by the same asserts.
+HANDED_ON = {"notebooks/07-translation.ipynb": ["translator-ko-en.pt"]}
+
+
+def expected_finish(notebook: str) -> int:
+    """Seconds of training before `notebook`'s check ends in its chain (to join them in that order)."""
+    chain = next(c for c in GROUPS if notebook in c)
+    return sum(SECONDS[Path(nb).name[:2]] for nb in chain[: chain.index(notebook) + 1])
+
 
 # A few float results that go through the kernels training uses: matrix product, softmax, layer norm.
 PROBE = """
@@ -74,62 +88,98 @@ def test_the_other_cpu_setting_really_changes_float_results():
 
 
 class OtherCpuRuns:
-    """The groups' nbval processes, started in the background; `wait(i)` joins group i and reports."""
+    """The chains' nbval processes, one notebook at a time, in background threads.
 
-    def __init__(self, repo_root: Path, workdir: Path, groups: list[int] | None = None) -> None:
-        self.workdir = workdir
+    After each notebook its chain's model folder is snapshotted (hard links: later writes, which are
+    atomic replacements, do not change it), so `wait(nb)` can hand over exactly what the chain had
+    trained when `nb` ended, while the chain goes on with the next notebook.
+    """
+
+    def __init__(self, repo_root: Path, workdir: Path, notebooks: list[str] | None = None) -> None:
+        wanted = set(NOTEBOOKS if notebooks is None else notebooks)
+        self.repo_root, self.workdir = repo_root, workdir
         self.started = time.monotonic()
-        self.seconds: dict[int, float] = {}  # group -> how long its nbval run took (from its own report)
-        self.runs = {}
-        for i in range(len(GROUPS)) if groups is None else groups:
-            env = clean_env(**OTHER_CPU, TINYFORMER_GENERATED_DIR=str(workdir / f"generated{i}"))
-            cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *GROUPS[i]]
-            log = open(workdir / f"group{i}.log", "w+")
-            proc = subprocess.Popen(cmd, cwd=repo_root, env=env, stdout=log, stderr=subprocess.STDOUT)
-            self.runs[i] = (proc, log)
+        self.results: dict[str, tuple[int, str, float, Path]] = {}  # nb -> (exit code, log, end time, snapshot)
+        self.done = {nb: threading.Event() for nb in NOTEBOOKS}
+        self.procs: dict[int, subprocess.Popen] = {}
+        self.stopping = False
+        self.covered: set[str] = set()  # the notebooks these runs check
+        self.threads = []
+        for i, chain in enumerate(GROUPS):
+            last = max((k for k, nb in enumerate(chain) if nb in wanted), default=-1)
+            if last >= 0:  # run the chain up to its last wanted notebook (what comes before may feed it)
+                self.covered |= set(chain[: last + 1])
+                thread = threading.Thread(target=self._run_chain, args=(i, chain[: last + 1]), daemon=True)
+                thread.start()
+                self.threads.append(thread)
 
-    def wait(self, group: int) -> None:
-        proc, log = self.runs[group]
-        try:
-            code = proc.wait()
-            log.seek(0)
-            text = log.read()
-            assert code == 0, f"nbval with {OTHER_CPU} failed ({GROUPS[group]}):\n{text[-6000:]}"
-            took = re.findall(r" in ([\d.]+)s", text)
-            self.seconds[group] = float(took[-1]) if took else time.monotonic() - self.started
-        except BaseException:
-            self.stop()  # a failed group: no point training the others on
-            raise
+    def folder(self, i: int) -> Path:
+        return self.workdir / f"generated{i}"
+
+    def _run_chain(self, i: int, chain: list[str]) -> None:
+        env = clean_env(**OTHER_CPU, TINYFORMER_GENERATED_DIR=str(self.folder(i)))
+        for nb in chain:
+            code, text = -1, "not run: the session stopped"
+            if not self.stopping:
+                cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", nb]
+                with tempfile.TemporaryFile("w+") as log:
+                    self.procs[i] = subprocess.Popen(cmd, cwd=self.repo_root, env=env, stdout=log,
+                                                     stderr=subprocess.STDOUT)
+                    code = self.procs[i].wait()
+                    log.seek(0)
+                    text = log.read()
+            snapshot = self.workdir / "snapshots" / Path(nb).stem
+            if self.folder(i).is_dir():
+                shutil.copytree(self.folder(i), snapshot, copy_function=os.link, dirs_exist_ok=True)
+            for name in HANDED_ON.get(nb, []) if code == 0 else []:
+                for j in range(len(GROUPS)):
+                    if j != i and (self.folder(i) / name).is_file():
+                        self.folder(j).mkdir(parents=True, exist_ok=True)
+                        shutil.copyfile(self.folder(i) / name, self.folder(j) / (name + ".part"))
+                        os.replace(self.folder(j) / (name + ".part"), self.folder(j) / name)
+            self.results[nb] = (code, text, time.monotonic(), snapshot)
+            self.done[nb].set()
+
+    def wait(self, notebook: str) -> Path:
+        """Block until `notebook`'s check has ended; assert it passed; return its chain's snapshot."""
+        self.done[notebook].wait()
+        code, text, _, snapshot = self.results[notebook]
+        assert code == 0, f"nbval with {OTHER_CPU} failed for {notebook}:\n{text[-6000:]}"
+        return snapshot
 
     def stop(self) -> None:
-        for proc, log in self.runs.values():
-            if proc.poll() is None:  # the other group when one failed, or an interrupted session
+        self.stopping = True  # no chain starts another notebook
+        for proc in list(self.procs.values()):
+            if proc.poll() is None:  # an interrupted session: no training process left behind
                 proc.kill()
                 proc.wait()
-            log.close()
+        for thread in self.threads:
+            thread.join(timeout=30)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("group", range(len(GROUPS)), ids=lambda i: f"group{i}")
-def test_training_notebooks_pass_with_other_kernels(group, request, tmp_path, repo_root):
-    # In a whole-suite run the root conftest.py started these runs at the beginning, so they train
-    # while the unit tests run, and joins each group just before the browser checks the notebooks
-    # that load its models; run alone, this test starts its group itself.
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda nb: Path(nb).stem)
+def test_training_notebooks_pass_with_other_kernels(notebook, request, tmp_path, repo_root):
+    # In a whole-suite run the root conftest.py started the chains at the beginning, so they train
+    # while the unit tests run, and joins each notebook just before the browser check that loads
+    # what it trained; run alone, this test runs the notebook's chain up to it itself.
     runs = getattr(request.config, "other_cpu_runs", None)
-    if runs is None or group not in runs.runs:
-        runs = OtherCpuRuns(repo_root, tmp_path, [group])
+    own = runs is None or notebook not in runs.covered
+    if own:
+        runs = OtherCpuRuns(repo_root, tmp_path, [notebook])
     try:
-        runs.wait(group)
+        share_trained_models(runs.wait(notebook))
     finally:
-        if runs is not getattr(request.config, "other_cpu_runs", None):
+        if own:
             runs.stop()
-    share_trained_models(runs.workdir / f"generated{group}")
 
 
 def share_trained_models(trained: Path) -> None:
     """Copy every file the runs saved into generated_dir(), unless a file of that name is there already."""
     from tinyformer.utils import generated_dir
 
+    if not trained.is_dir():  # the chain had saved nothing yet
+        return
     target = generated_dir()
     for source in sorted(p for p in trained.rglob("*") if p.is_file()):
         dest = target / source.relative_to(trained)
