@@ -58,8 +58,8 @@ def pytest_collection_modifyitems(session, config, items) -> None:
     # Order, so that both cores stay busy and nothing waits for a model it does not need:
     # 1. the unit tests and the other nbval, while the background chains train;
     # 2. the browser checks that need no trained model of theirs (e.g. the slides, 00, 01, 03);
-    # 3. for each training notebook, in the order the chains should finish them: join its check,
-    #    then its browser check (which loads what it trained);
+    # 3. for each batch of training notebooks, in the order the chains should finish them: join its
+    #    checks, then the batch's browser checks (which load what it trained);
     # 4. the notebooks that time code, on a quiet machine: nbval, then their browser check.
     browser = [item for item in items if item.nodeid.startswith("tests/browser/")]
     timed = [item for item in items if item.nodeid.split("::")[0] in TIMED_NOTEBOOKS and item not in twice]
@@ -68,8 +68,16 @@ def pytest_collection_modifyitems(session, config, items) -> None:
     placed = set(twice + timed + timed_browser + list(joins.values()) + sum(after_join.values(), []))
     rest = [item for item in items if item not in placed and item not in browser]
     free_browser = [item for item in browser if item not in placed]
-    ordered = sorted(joins, key=module.expected_finish)
-    items[:] = rest + free_browser + [x for nb in ordered for x in [joins[nb], *after_join[nb]]] + timed + timed_browser
+    # a batch's joins together, then its browser checks one after another (so each opens the next ahead)
+    ordered = sorted(joins, key=lambda nb: (module.expected_finish(nb), module.NOTEBOOKS.index(nb)))
+    batches: list[list[str]] = []
+    for nb in ordered:
+        if batches and nb in module.batch_of(batches[-1][0]):
+            batches[-1].append(nb)
+        else:
+            batches.append([nb])
+    joined = [x for batch in batches for x in [*(joins[nb] for nb in batch), *sum((after_join[nb] for nb in batch), [])]]
+    items[:] = rest + free_browser + joined + timed + timed_browser
 
 
 def pytest_collection_finish(session) -> None:

@@ -1,7 +1,7 @@
 """Widget apps (tinyformer.apps): the app notebook keeps what the widgets need and shows only them.
 
-The browser check (tests/browser/test_lecture.py) serves the apps of notebooks 00 and 03 with Voila in Chromium
-and checks that no request leaves 127.0.0.1.
+The browser check (tests/browser/test_lecture.py) serves notebook 03's app with Voila in Chromium and
+checks that no request leaves 127.0.0.1.
 """
 
 import json

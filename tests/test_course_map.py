@@ -166,6 +166,12 @@ def test_draw_stage_rejects_unknown_stage_and_pipeline_has_all_panels():
     fig = draw_pipeline(trace)
     assert len([ax for ax in fig.axes if ax.get_title()]) == len(STAGES)
     plt.close(fig)
+    fig = draw_pipeline(trace, stages=STAGES[3:])  # a part, e.g. one slide's worth
+    assert len([ax for ax in fig.axes if ax.get_title()]) == 2
+    plt.close(fig)
+    for bad in ([], ["bytes", "logits"]):
+        with pytest.raises(ValueError, match="stages="):
+            draw_pipeline(trace, stages=bad)
 
 
 def test_every_stage_points_to_an_existing_notebook_name():

@@ -34,28 +34,34 @@ import pytest
 
 OTHER_CPU = {"ATEN_CPU_CAPABILITY": "default", "MKL_ENABLE_INSTRUCTIONS": "SSE4_2"}
 # Every notebook that trains a model, in two chains that run side by side (one torch thread each).
-# Each notebook is its own nbval process; the next one in its chain starts when it ends, in the
-# chain's own model folder (09 loads the GPT 08 trained). Measured alone on one core with these
-# kernels: 07 ~280 s, 06 ~90 s, 04 ~25 s, 02 and 05 ~12 s; 08 ~325 s (its GPT's 1000 steps; ~100 s
-# more when it must train the stand-in translator), 09 ~65 s (its facts GPT and sparse autoencoder).
+# A chain is a list of batches; each batch is one nbval process, started when the one before it ends,
+# in the chain's own model folder (09 loads the GPT 08 trained). Measured alone on one core with
+# these kernels: 07 ~280 s, 06 ~90 s, 04 ~25 s, 02 and 05 ~12 s; 08 ~325 s (its GPT's 1000 steps;
+# ~100 s more when it must train the stand-in translator), 09 ~65 s (its facts GPT and sparse
+# autoencoder). 07 is a batch of its own so that it can hand its translator on as soon as it ends.
 GROUPS = [
-    ["notebooks/07-translation.ipynb", "notebooks/06-ffn-residual-layernorm.ipynb",
-     "notebooks/02-embeddings-and-positions.ipynb", "notebooks/04-masking.ipynb",
-     "notebooks/05-multi-head-attention.ipynb"],
-    ["notebooks/08-sampling.ipynb", "notebooks/09-looking-inside.ipynb"],
+    [["notebooks/07-translation.ipynb"],
+     ["notebooks/06-ffn-residual-layernorm.ipynb", "notebooks/02-embeddings-and-positions.ipynb",
+      "notebooks/04-masking.ipynb", "notebooks/05-multi-head-attention.ipynb"]],
+    [["notebooks/08-sampling.ipynb", "notebooks/09-looking-inside.ipynb"]],
 ]
 SECONDS = {"07": 280, "06": 90, "02": 12, "04": 25, "05": 12, "08": 325, "09": 65}
-NOTEBOOKS = [nb for chain in GROUPS for nb in chain]
-# Files a notebook hands to the other chain when it ends: 07's translator, which 08 and 09 load as a
-# learner's would. 07 (first in its chain) is usually done before 08 needs it (after its GPT); when
-# it is not, 08 trains its documented stand-in, slower but checked by the same asserts.
+NOTEBOOKS = [nb for chain in GROUPS for batch in chain for nb in batch]
+# Files a batch hands to the other chain when it ends: 07's translator, which 08 and 09 load as a
+# learner's would. 07 is usually done before 08 needs it (after training its GPT); when it is not,
+# 08 trains its documented stand-in, slower but checked by the same asserts.
 HANDED_ON = {"notebooks/07-translation.ipynb": ["translator-ko-en.pt"]}
 
 
+def batch_of(notebook: str) -> list[str]:
+    return next(batch for chain in GROUPS for batch in chain if notebook in batch)
+
+
 def expected_finish(notebook: str) -> int:
-    """Seconds of training before `notebook`'s check ends in its chain (to join them in that order)."""
-    chain = next(c for c in GROUPS if notebook in c)
-    return sum(SECONDS[Path(nb).name[:2]] for nb in chain[: chain.index(notebook) + 1])
+    """Seconds of training before the batch of `notebook` ends in its chain (to join them in that order)."""
+    chain = next(c for c in GROUPS if batch_of(notebook) in c)
+    batches = chain[: chain.index(batch_of(notebook)) + 1]
+    return sum(SECONDS[Path(nb).name[:2]] for batch in batches for nb in batch)
 
 
 # A few float results that go through the kernels training uses: matrix product, softmax, layer norm.
@@ -88,11 +94,11 @@ def test_the_other_cpu_setting_really_changes_float_results():
 
 
 class OtherCpuRuns:
-    """The chains' nbval processes, one notebook at a time, in background threads.
+    """The chains' nbval processes, one batch at a time, in background threads.
 
-    After each notebook its chain's model folder is snapshotted (hard links: later writes, which are
+    After each batch its chain's model folder is snapshotted (hard links: later writes, which are
     atomic replacements, do not change it), so `wait(nb)` can hand over exactly what the chain had
-    trained when `nb` ended, while the chain goes on with the next notebook.
+    trained when the batch of `nb` ended, while the chain goes on with the next batch.
     """
 
     def __init__(self, repo_root: Path, workdir: Path, notebooks: list[str] | None = None) -> None:
@@ -106,9 +112,9 @@ class OtherCpuRuns:
         self.covered: set[str] = set()  # the notebooks these runs check
         self.threads = []
         for i, chain in enumerate(GROUPS):
-            last = max((k for k, nb in enumerate(chain) if nb in wanted), default=-1)
-            if last >= 0:  # run the chain up to its last wanted notebook (what comes before may feed it)
-                self.covered |= set(chain[: last + 1])
+            last = max((k for k, batch in enumerate(chain) if wanted & set(batch)), default=-1)
+            if last >= 0:  # run the chain up to its last wanted batch (what comes before may feed it)
+                self.covered |= {nb for batch in chain[: last + 1] for nb in batch}
                 thread = threading.Thread(target=self._run_chain, args=(i, chain[: last + 1]), daemon=True)
                 thread.start()
                 self.threads.append(thread)
@@ -116,35 +122,37 @@ class OtherCpuRuns:
     def folder(self, i: int) -> Path:
         return self.workdir / f"generated{i}"
 
-    def _run_chain(self, i: int, chain: list[str]) -> None:
+    def _run_chain(self, i: int, chain: list[list[str]]) -> None:
         env = clean_env(**OTHER_CPU, TINYFORMER_GENERATED_DIR=str(self.folder(i)))
-        for nb in chain:
+        for batch in chain:
             code, text = -1, "not run: the session stopped"
             if not self.stopping:
-                cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", nb]
+                cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *batch]
                 with tempfile.TemporaryFile("w+") as log:
                     self.procs[i] = subprocess.Popen(cmd, cwd=self.repo_root, env=env, stdout=log,
                                                      stderr=subprocess.STDOUT)
                     code = self.procs[i].wait()
                     log.seek(0)
                     text = log.read()
-            snapshot = self.workdir / "snapshots" / Path(nb).stem
+            snapshot = self.workdir / "snapshots" / Path(batch[0]).stem
             if self.folder(i).is_dir():
                 shutil.copytree(self.folder(i), snapshot, copy_function=os.link, dirs_exist_ok=True)
-            for name in HANDED_ON.get(nb, []) if code == 0 else []:
+            names = [name for nb in batch for name in HANDED_ON.get(nb, [])] if code == 0 else []
+            for name in names:
                 for j in range(len(GROUPS)):
                     if j != i and (self.folder(i) / name).is_file():
                         self.folder(j).mkdir(parents=True, exist_ok=True)
                         shutil.copyfile(self.folder(i) / name, self.folder(j) / (name + ".part"))
                         os.replace(self.folder(j) / (name + ".part"), self.folder(j) / name)
-            self.results[nb] = (code, text, time.monotonic(), snapshot)
-            self.done[nb].set()
+            for nb in batch:
+                self.results[nb] = (code, text, time.monotonic(), snapshot)
+                self.done[nb].set()
 
     def wait(self, notebook: str) -> Path:
         """Block until `notebook`'s check has ended; assert it passed; return its chain's snapshot."""
         self.done[notebook].wait()
         code, text, _, snapshot = self.results[notebook]
-        assert code == 0, f"nbval with {OTHER_CPU} failed for {notebook}:\n{text[-6000:]}"
+        assert code == 0, f"nbval with {OTHER_CPU} failed in the batch {batch_of(notebook)}:\n{text[-6000:]}"
         return snapshot
 
     def stop(self) -> None:

@@ -332,13 +332,18 @@ def draw_stage(trace: PipelineTrace, stage: str, tokenizer: Tokenizer | None = N
     return draw(trace, ax=ax)
 
 
-def draw_pipeline(trace: PipelineTrace, tokenizer: Tokenizer | None = None) -> Figure:
-    """All stages on one page, top to bottom."""
-    sizes = [stage_figsize(trace, stage) for stage in STAGES]
+def draw_pipeline(trace: PipelineTrace, tokenizer: Tokenizer | None = None,
+                  stages: Sequence[str] = STAGES) -> Figure:
+    """`stages` (all of STAGES by default) on one page, top to bottom. ValueError for an unknown stage."""
+    stages = tuple(stages)
+    bad = [s for s in stages if s not in STAGES]
+    if bad or not stages:
+        raise ValueError(f"stages={stages!r} must be a non-empty selection of {', '.join(STAGES)}")
+    sizes = [stage_figsize(trace, stage) for stage in stages]
     heights = [h for _, h in sizes]
-    fig, axes = plt.subplots(len(STAGES), 1, figsize=(max(w for w, _ in sizes) + 1, sum(heights) * 0.95),
-                             gridspec_kw={"height_ratios": heights})
-    for stage, ax in zip(STAGES, axes):
+    fig, axes = plt.subplots(len(stages), 1, figsize=(max(w for w, _ in sizes) + 1, sum(heights) * 0.95),
+                             gridspec_kw={"height_ratios": heights}, squeeze=False)
+    for stage, ax in zip(stages, axes[:, 0]):
         draw_stage(trace, stage, tokenizer, ax=ax)
     fig.tight_layout()
     return fig
