@@ -34,23 +34,27 @@ import pytest
 
 OTHER_CPU = {"ATEN_CPU_CAPABILITY": "default", "MKL_ENABLE_INSTRUCTIONS": "SSE4_2"}
 # Every notebook that trains a model, in two chains that run side by side (one torch thread each).
-# A chain is a list of batches; each batch is one nbval process, started when the one before it ends,
-# in the chain's own model folder (09 loads the GPT 08 trained). Measured alone on one core with
-# these kernels: 07 ~280 s, 06 ~90 s, 04 ~25 s, 02 and 05 ~12 s; 08 ~325 s (its GPT's 1000 steps;
-# ~100 s more when it must train the stand-in translator), 09 ~65 s (its facts GPT and sparse
-# autoencoder). 07 is a batch of its own so that it can hand its translator on as soon as it ends.
+# A chain is a list of batches; each batch is one nbval process, started when the one before it ends
+# (and the notebooks in NEEDS have ended), in the chain's own model folder. Measured alone on one core
+# with these kernels: 07 ~280 s, 06 ~90 s, 04 ~25 s, 02 and 05 ~12 s; 08 ~325 s (its GPT's 1000
+# steps; ~100 s more when it must train the stand-in translator), 09 ~65 s (its facts GPT and sparse
+# autoencoder). 08 and 07 are batches of their own so that they hand their models on as they end.
 GROUPS = [
     [["notebooks/07-translation.ipynb"],
      ["notebooks/06-ffn-residual-layernorm.ipynb", "notebooks/02-embeddings-and-positions.ipynb",
-      "notebooks/04-masking.ipynb", "notebooks/05-multi-head-attention.ipynb"]],
-    [["notebooks/08-sampling.ipynb", "notebooks/09-looking-inside.ipynb"]],
+      "notebooks/04-masking.ipynb", "notebooks/05-multi-head-attention.ipynb"],
+     ["notebooks/09-looking-inside.ipynb"]],
+    [["notebooks/08-sampling.ipynb"]],
 ]
 SECONDS = {"07": 280, "06": 90, "02": 12, "04": 25, "05": 12, "08": 325, "09": 65}
 NOTEBOOKS = [nb for chain in GROUPS for batch in chain for nb in batch]
-# Files a batch hands to the other chain when it ends: 07's translator, which 08 and 09 load as a
-# learner's would. 07 is usually done before 08 needs it (after training its GPT); when it is not,
-# 08 trains its documented stand-in, slower but checked by the same asserts.
-HANDED_ON = {"notebooks/07-translation.ipynb": ["translator-ko-en.pt"]}
+# Files a notebook hands to the other chain when it ends, which the notebooks there load as a
+# learner's would: 07's translator (08 and 09 use it; 07 is usually done before 08 needs it, after
+# training its GPT; when it is not, 08 trains its documented stand-in, slower but checked by the same
+# asserts) and 08's GPT (09 looks inside it).
+HANDED_ON = {"notebooks/07-translation.ipynb": ["translator-ko-en.pt"],
+             "notebooks/08-sampling.ipynb": ["gpt_pydocs.pt", "gpt_pydocs.tokenizer.json"]}
+NEEDS = {"notebooks/09-looking-inside.ipynb": ["notebooks/08-sampling.ipynb"]}  # starts after these end
 
 
 def batch_of(notebook: str) -> list[str]:
@@ -103,6 +107,7 @@ class OtherCpuRuns:
 
     def __init__(self, repo_root: Path, workdir: Path, notebooks: list[str] | None = None) -> None:
         wanted = set(NOTEBOOKS if notebooks is None else notebooks)
+        wanted |= {need for nb in wanted for need in NEEDS.get(nb, [])}
         self.repo_root, self.workdir = repo_root, workdir
         self.started = time.monotonic()
         self.results: dict[str, tuple[int, str, float, Path]] = {}  # nb -> (exit code, log, end time, snapshot)
@@ -126,6 +131,9 @@ class OtherCpuRuns:
         env = clean_env(**OTHER_CPU, TINYFORMER_GENERATED_DIR=str(self.folder(i)))
         for batch in chain:
             code, text = -1, "not run: the session stopped"
+            for need in (need for nb in batch for need in NEEDS.get(nb, [])):
+                while not self.stopping and not self.done[need].wait(timeout=1):
+                    pass
             if not self.stopping:
                 cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *batch]
                 with tempfile.TemporaryFile("w+") as log:
