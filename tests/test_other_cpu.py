@@ -109,7 +109,6 @@ class OtherCpuRuns:
         wanted = set(NOTEBOOKS if notebooks is None else notebooks)
         wanted |= {need for nb in wanted for need in NEEDS.get(nb, [])}
         self.repo_root, self.workdir = repo_root, workdir
-        self.started = time.monotonic()
         self.results: dict[str, tuple[int, str, float, Path]] = {}  # nb -> (exit code, log, end time, snapshot)
         self.done = {nb: threading.Event() for nb in NOTEBOOKS}
         self.procs: dict[int, subprocess.Popen] = {}

@@ -257,9 +257,8 @@ def wait_for_run_all(opened: Opened, server) -> None:
 
 
 # Notebooks opened ahead of their test: while one notebook's widgets are checked (mostly waiting for
-# the page), the next AHEAD ones already run. Each one's kernel is shut down by its own test.
-# (2 ahead was slower on 2 cores: 85 s against 78 s for 02, 04, 05 and 06.)
-AHEAD = 1
+# the page), the next one already runs. Its kernel is shut down by its own test. (Two ahead was
+# slower on 2 cores: 85 s against 78 s for 02, 04, 05 and 06.)
 _ahead: dict[str, Opened] = {}
 
 
@@ -286,13 +285,9 @@ def test_widgets_respond_in_jupyterlab(notebook, lab_server, browser, screenshot
     opened = _ahead.pop(notebook, None)
     try:
         opened = opened or open_and_run_all(notebook, browser, lab_server)
-        after = notebook
-        for _ in range(AHEAD):  # the next notebooks checked right after this one start running now
-            after = following.get(after)
-            if not after or not RUN_ALONE.isdisjoint({notebook, after}):
-                break
-            if after not in _ahead:
-                _ahead[after] = open_and_run_all(after, browser, lab_server)
+        after = following.get(notebook)  # checked right after this one: start it running now
+        if after and after not in _ahead and RUN_ALONE.isdisjoint({notebook, after}):
+            _ahead[after] = open_and_run_all(after, browser, lab_server)
         page = opened.page
         wait_for_run_all(opened, lab_server)
         page.bring_to_front()
