@@ -69,6 +69,10 @@ class LabServer:
         workspace = Path(path).stem
         return f"{self.url}/lab/workspaces/{workspace}/tree/{path}?reset&token={self.token}"
 
+    def folder_url(self, path: str, workspace: str) -> str:
+        """JupyterLab with its file browser in the folder `path`, in a fresh workspace of that name."""
+        return f"{self.url}/lab/workspaces/{workspace}/tree/{path}?reset&token={self.token}"
+
     def api(self, method: str, endpoint: str):
         """Call the server's REST API (e.g. "GET", "/api/kernels"); the decoded JSON, or None when empty."""
         request = urllib.request.Request(f"{self.url}{endpoint}?token={self.token}", method=method)

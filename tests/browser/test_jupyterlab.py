@@ -1,12 +1,15 @@
 """Real-browser check: each notebook's widget works in JupyterLab as a learner would use it.
 
-For every notebook in `INTERACTIONS`, the test opens it in JupyterLab (headless Chromium), runs all
-cells from the Run menu (the next notebook is opened and started meanwhile, so two run side by side on
-a 2-core machine), waits for the kernel, then for each row: moves one control like a learner
+One JupyterLab page stays open for the whole check, as a learner keeps one open (starting a fresh
+JupyterLab page costs about 6 s of CPU here; opening a notebook in a running one about 2.5 s). For
+every notebook in `INTERACTIONS`, the test opens it from the file browser, runs all cells from the
+Run menu (the next notebook is opened in another tab and started meanwhile, so two run side by side
+on a 2-core machine), waits for the kernel, then for each row: moves one control like a learner
 (click, choose, arrow keys), and asserts that the widget's output changed and that no "Loading
-widget" / "Error displaying widget" text and no error output is on the page. Screenshots of the
+widget" / "Error displaying widget" text and no error output is in the notebook. Screenshots of the
 widget before and after each step go to tests/browser/screenshots/ (git-ignored): look at them.
-Each notebook's kernel is shut down when its test ends, and the last test checks that none is left.
+Each notebook's tab is closed and its kernel shut down when its test ends, and the last test checks
+that no kernel is left.
 
 To cover another notebook's widget, add one row to `INTERACTIONS`:
 
@@ -93,9 +96,10 @@ CONTROL_CLASS = {
 # ---------------------------------------------------------------- page helpers
 
 
-def page_text(page, n: int = 3000) -> str:
+def page_text(scope, n: int = 3000) -> str:
+    """The last `n` characters of the text a learner sees on the page, or in one notebook's panel."""
     try:
-        text = page.inner_text("body", timeout=5_000)
+        text = scope.inner_text(timeout=5_000) if hasattr(scope, "page") else scope.inner_text("body", timeout=5_000)
     except Exception as e:  # the page itself may be what broke
         return f"(could not read the page: {e})"
     return text[-n:]
@@ -130,6 +134,27 @@ def kernel_idle(page) -> bool:
     return kernel.endswith("| Idle") and not kernel.startswith("No Kernel")
 
 
+# One notebook's panel: its code cells' prompts and its own toolbar's kernel status ("idle", "busy").
+PANEL_STATE_JS = """panel => ({
+  prompts: [...panel.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(p => p.textContent.trim()),
+  status: (panel.querySelector('.jp-Notebook-ExecutionIndicator') || {dataset: {}}).dataset.status || '',
+  kernel: ((panel.querySelector('.jp-Toolbar-kernelName') || {}).textContent || '').trim(),
+})"""
+
+
+def panel_state(panel) -> dict:
+    return panel.evaluate(PANEL_STATE_JS)
+
+
+def panel_idle(page, panel) -> bool:
+    """The notebook's own kernel is idle (accept the kernel dialog if JupyterLab asks)."""
+    dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
+    if dialog.count() and dialog.first.is_visible():
+        dialog.locator(".jp-Dialog-button.jp-mod-accept").click()  # "Select": the notebook's own kernel
+    state = panel_state(panel)
+    return state["status"] == "idle" and not state["kernel"].startswith("No Kernel")
+
+
 def menu(page, top: str, item: str) -> None:
     """Click menu `top` in the menu bar, then its entry `item`, as a learner would."""
     page.locator(".lm-MenuBar-item", has_text=re.compile(rf"^{re.escape(top)}$")).click()
@@ -137,14 +162,15 @@ def menu(page, top: str, item: str) -> None:
     page.locator(".lm-Menu-item").filter(has=label).click()
 
 
-def control(page, step: Interaction):
-    """The widget control of `step`: a control of its kind whose description label is `step.label`."""
+def control(page, step: Interaction, scope=None):
+    """The widget control of `step`: a control of its kind whose description label is `step.label`
+    (inside `scope`, e.g. one notebook's panel, when given)."""
     cls = CONTROL_CLASS.get(step.kind)
     if cls is None:
         pytest.fail(f"unknown interaction kind {step.kind!r}; use one of {sorted(CONTROL_CLASS)}")
     # a Checkbox shows its description in a `.widget-label-basic` beside the box, the others in `.widget-label`
     label = page.locator(".widget-label, .widget-label-basic", has_text=re.compile(rf"^\s*{re.escape(step.label)}\s*$"))
-    return page.locator(f".jupyter-widgets.{cls}, .lm-Widget.{cls}").filter(has=label).first
+    return (scope or page).locator(f".jupyter-widgets.{cls}, .lm-Widget.{cls}").filter(has=label).first
 
 
 def snapshot(area, selector: str) -> list[str]:
@@ -173,26 +199,26 @@ def act(page, ctl, step: Interaction) -> None:
         box.press("Enter")
 
 
-def wait_settled(page, server, area, selector: str, quiet_ms: int = 1000) -> None:
+def wait_settled(page, server, panel, area, selector: str, quiet_ms: int = 1000) -> None:
     """Wait until the kernel is idle and the output has not changed for `quiet_ms` (all updates arrived)."""
     deadline = time.monotonic() + 30
     last = snapshot(area, selector)
     while True:
         page.wait_for_timeout(quiet_ms)
         now = snapshot(area, selector)
-        if now == last and kernel_idle(page):
+        if now == last and panel_idle(page, panel):
             return
         if time.monotonic() > deadline:
             fail(page, server, "the widget kept changing for 30 s after one interaction")
         last = now
 
 
-def assert_no_widget_errors(page, server, where: str) -> None:
-    body = page_text(page, n=10**7)
+def assert_no_widget_errors(page, server, panel, where: str) -> None:
+    body = page_text(panel, n=10**7)
     for bad in BAD_TEXTS:
         if bad in body:
-            fail(page, server, f"{where}: the page shows {bad!r}")
-    errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']")
+            fail(page, server, f"{where}: the notebook shows {bad!r}")
+    errors = panel.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']")
     if errors.count():
         fail(page, server, f"{where}: a cell raised an error: {errors.first.inner_text()[:1000]}")
 
@@ -202,14 +228,19 @@ def assert_no_widget_errors(page, server, where: str) -> None:
 
 @dataclass
 class Opened:
-    """A notebook opened in its own browser context, its Run All started (maybe still running)."""
+    """A notebook opened in a tab of the check's JupyterLab page, its Run All started (maybe still running)."""
 
     notebook: str
-    context: object
-    page: object
+    panel_id: str  # the id of its panel in the page (and the data-id of its tab)
     stored: bytes  # the file as it was before opening: the browser must not change it
     had_checkpoint: bool
     n_code: int
+
+    def panel(self, page):
+        return page.locator(f'.jp-NotebookPanel[id="{self.panel_id}"]')
+
+    def tab(self, page):
+        return page.locator(f'.lm-DockPanel-tabBar .lm-TabBar-tab[data-id="{self.panel_id}"]')
 
 
 def checkpoint_of(notebook: str) -> Path:
@@ -217,8 +248,26 @@ def checkpoint_of(notebook: str) -> Path:
     return REPO_ROOT / "notebooks" / ".ipynb_checkpoints" / f"{notebook.removesuffix('.ipynb')}-checkpoint.ipynb"
 
 
-def open_and_run_all(notebook: str, browser, server) -> Opened:
-    """Open the notebook in a fresh context, clear its stored outputs and start Run All (no waiting for it)."""
+@pytest.fixture(scope="session")
+def lab_app(lab_server, browser):
+    """The check's one JupyterLab page, its file browser in notebooks/."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(STEP_TIMEOUT_MS)
+    page.goto(lab_server.folder_url("notebooks", workspace="browser-check"), timeout=90_000)
+    page.locator(".jp-DirListing-content").wait_for(state="visible", timeout=90_000)
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def exact(text: str) -> re.Pattern:
+    return re.compile(rf"^\s*{re.escape(text)}\s*$")
+
+
+def open_and_run_all(notebook: str, page, server) -> Opened:
+    """Open the notebook from the file browser, clear its stored outputs and start Run All (no waiting for it)."""
     import nbformat
 
     path = REPO_ROOT / "notebooks" / notebook
@@ -226,29 +275,38 @@ def open_and_run_all(notebook: str, browser, server) -> Opened:
     cells = nbformat.reads(stored.decode(), as_version=4).cells
     n_code = sum(1 for c in cells if c.cell_type == "code" and c.source.strip())
     had_checkpoint = checkpoint_of(notebook).exists()
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(STEP_TIMEOUT_MS)
-    page.goto(server.notebook_url(f"notebooks/{notebook}"), timeout=90_000)
-    page.locator(".jp-NotebookPanel .jp-Notebook").wait_for(state="visible", timeout=90_000)
-    wait_until(page, server, lambda: kernel_idle(page), "the kernel to start", 90)
+    name = page.locator(".jp-DirListing-itemText", has_text=exact(notebook))
+    page.locator(".jp-DirListing-item").filter(has=name).dblclick()
+    tab = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab").filter(
+        has=page.locator(".lm-TabBar-tabLabel", has_text=exact(notebook)))
+    tab.wait_for(state="visible", timeout=90_000)
+    opened = Opened(notebook, tab.get_attribute("data-id"), stored, had_checkpoint, n_code)
+    panel = opened.panel(page)
+    panel.locator(".jp-Notebook").wait_for(state="visible", timeout=90_000)
+    wait_until(page, server, lambda: panel_idle(page, panel), f"{notebook}'s kernel to start", 90)
     menu(page, "Edit", "Clear Outputs of All Cells")  # so stored prompts and widgets cannot pass for new ones
-    wait_until(page, server, lambda: not any(re.fullmatch(r"\[\d+\]:", p) for p in page.evaluate(STATE_JS)["prompts"]),
+    wait_until(page, server, lambda: not any(re.fullmatch(r"\[\d+\]:", p) for p in panel_state(panel)["prompts"]),
                "the stored outputs to clear", 30)
     menu(page, "Run", "Run All Cells")
-    return Opened(notebook, context, page, stored, had_checkpoint, n_code)
+    return opened
 
 
-def wait_for_run_all(opened: Opened, server) -> None:
+def bring_to_front(opened: Opened, page) -> None:
+    """Make the notebook's tab the current one (menus act on it; its widgets are on screen)."""
+    opened.tab(page).click()
+    opened.panel(page).wait_for(state="visible", timeout=STEP_TIMEOUT_MS)
+
+
+def wait_for_run_all(opened: Opened, page, server) -> None:
     """Wait until every code cell ran and the kernel is idle; fail at once, with the error, when a cell
     raised (Run All stops there, so the other cells would never run)."""
-    page = opened.page
-    errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']")
+    panel = opened.panel(page)
+    errors = panel.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']")
 
     def done() -> bool:
-        prompts = page.evaluate(STATE_JS)["prompts"]
+        prompts = panel_state(panel)["prompts"]
         ran = sum(bool(re.fullmatch(r"\[\d+\]:", p)) for p in prompts)
-        idle = "[*]:" not in prompts and kernel_idle(page)
+        idle = "[*]:" not in prompts and panel_idle(page, panel)
         if idle and errors.count():
             fail(page, server, f"{opened.notebook}: a cell raised: {errors.first.inner_text()[:2000]}")
         return ran >= opened.n_code and idle
@@ -279,22 +337,22 @@ def run_order(request) -> tuple[dict[str, str], str | None]:
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
-def test_widgets_respond_in_jupyterlab(notebook, lab_server, browser, screenshots, run_order):
-    stem = notebook.removesuffix(".ipynb")
+def test_widgets_respond_in_jupyterlab(notebook, lab_server, lab_app, screenshots, run_order):
+    page, stem = lab_app, notebook.removesuffix(".ipynb")
     following, last = run_order
     opened = _ahead.pop(notebook, None)
     try:
-        opened = opened or open_and_run_all(notebook, browser, lab_server)
+        opened = opened or open_and_run_all(notebook, page, lab_server)
         after = following.get(notebook)  # checked right after this one: start it running now
         if after and after not in _ahead and RUN_ALONE.isdisjoint({notebook, after}):
-            _ahead[after] = open_and_run_all(after, browser, lab_server)
-        page = opened.page
-        wait_for_run_all(opened, lab_server)
-        page.bring_to_front()
+            _ahead[after] = open_and_run_all(after, page, lab_server)
+        bring_to_front(opened, page)
+        panel = opened.panel(page)
+        wait_for_run_all(opened, page, lab_server)
         page.screenshot(path=str(screenshots / f"{stem}_0_after_run_all.png"))
 
         for n, step in enumerate((s for s in INTERACTIONS if s.notebook == notebook), 1):
-            ctl = control(page, step)
+            ctl = control(page, step, scope=panel)
             try:
                 ctl.wait_for(state="visible", timeout=STEP_TIMEOUT_MS)
             except Exception:
@@ -303,7 +361,7 @@ def test_widgets_respond_in_jupyterlab(notebook, lab_server, browser, screenshot
             # the output area of the cell holding the control
             area = ctl.locator("xpath=ancestor::div[contains(concat(' ', @class, ' '), ' jp-OutputArea-output ')][1]")
             page.wait_for_timeout(500)  # let images finish loading before the screenshot
-            assert_no_widget_errors(page, lab_server, f"{notebook} before step {n}")
+            assert_no_widget_errors(page, lab_server, panel, f"{notebook} before step {n}")
             before = snapshot(area, step.output)
             if not before:
                 fail(page, lab_server, f"{notebook}: nothing matches output selector {step.output!r} in the widget's cell")
@@ -312,20 +370,34 @@ def test_widgets_respond_in_jupyterlab(notebook, lab_server, browser, screenshot
             act(page, ctl, step)
             wait_until(page, lab_server, lambda: snapshot(area, step.output) != before,
                        f"the widget's output to change after {step.kind} {step.label!r} -> {step.value!r}", 30)
-            wait_settled(page, lab_server, area, step.output)
+            wait_settled(page, lab_server, panel, area, step.output)
             area.screenshot(path=str(screenshots / f"{stem}_{n}_{step.kind}_{step.label}_after.png"))
-            assert_no_widget_errors(page, lab_server, f"{notebook} after step {n}")
+            assert_no_widget_errors(page, lab_server, panel, f"{notebook} after step {n}")
     finally:
-        close_notebook(notebook, opened, lab_server, last=last in (None, notebook))
+        close_notebook(notebook, opened, page, lab_server, last=last in (None, notebook))
 
 
-def close_notebook(notebook: str, opened: Opened | None, server, last: bool) -> None:
-    """End this notebook's kernel now (others keep theirs), close its page, and check nothing was left."""
+def close_tab(opened: Opened, page) -> None:
+    """Close the notebook's tab as a learner would, discarding the outputs it made (the file stays as stored)."""
+    tab = opened.tab(page)
+    if not tab.count():
+        return
+    tab.locator(".lm-TabBar-tabCloseIcon").click()
+    discard = page.locator(".jp-Dialog .jp-Dialog-button", has_text=exact("Discard"))
+    try:
+        discard.click(timeout=5_000)  # "Save your work": the run changed the outputs
+    except Exception:  # noqa: BLE001 (no dialog: nothing had changed)
+        pass
+    tab.wait_for(state="detached", timeout=STEP_TIMEOUT_MS)
+
+
+def close_notebook(notebook: str, opened: Opened | None, page, server, last: bool) -> None:
+    """Close this notebook's tab and end its kernel now (others keep theirs), and check nothing was left."""
     path = REPO_ROOT / "notebooks" / notebook
+    if opened is not None:
+        close_tab(opened, page)
     kernel_ids = [s["kernel"]["id"] for s in server.notebook_sessions(f"notebooks/{notebook}")]
     left = server.shut_down_notebook(f"notebooks/{notebook}")
-    if opened is not None:
-        opened.context.close()
     if left:
         pytest.fail(f"{notebook}: kernels still running after shutdown: {left}")
     deadline = time.monotonic() + 30
@@ -335,7 +407,7 @@ def close_notebook(notebook: str, opened: Opened | None, server, last: bool) -> 
         pytest.fail(f"{notebook}: kernel processes {pids} outlived their shutdown")
     if last:  # the whole check leaves no kernel behind
         for ahead in _ahead.values():
-            ahead.context.close()
+            close_tab(ahead, page)
         _ahead.clear()
         if left := server.shut_down_kernels():
             pytest.fail(f"kernels still running after the browser check: {left}")
