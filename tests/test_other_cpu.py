@@ -38,23 +38,25 @@ OTHER_CPU = {"ATEN_CPU_CAPABILITY": "default", "MKL_ENABLE_INSTRUCTIONS": "SSE4_
 # (and the notebooks in NEEDS have ended), in the chain's own model folder. Measured alone on one core
 # with these kernels: 07 ~280 s, 06 ~90 s, 04 ~25 s, 02 and 05 ~12 s; 08 ~325 s (its GPT's 1000
 # steps; ~100 s more when it must train the stand-in translator), 09 ~65 s (its facts GPT and sparse
-# autoencoder). 08 and 07 are batches of their own so that they hand their models on as they end.
+# autoencoder). Small batches hand their models on as they end, so the browser check of a notebook
+# waits for its own batch only: 02, 04 and 05 are ready before 06, and 09 follows 08 (it looks
+# inside 08's GPT, in the same folder) while the other chain trains 06.
 GROUPS = [
     [["notebooks/07-translation.ipynb"],
-     ["notebooks/06-ffn-residual-layernorm.ipynb", "notebooks/02-embeddings-and-positions.ipynb",
-      "notebooks/04-masking.ipynb", "notebooks/05-multi-head-attention.ipynb"],
-     ["notebooks/09-looking-inside.ipynb"]],
-    [["notebooks/08-sampling.ipynb"]],
+     ["notebooks/02-embeddings-and-positions.ipynb", "notebooks/04-masking.ipynb",
+      "notebooks/05-multi-head-attention.ipynb"],
+     ["notebooks/06-ffn-residual-layernorm.ipynb"]],
+    [["notebooks/08-sampling.ipynb"], ["notebooks/09-looking-inside.ipynb"]],
 ]
 SECONDS = {"07": 280, "06": 90, "02": 12, "04": 25, "05": 12, "08": 325, "09": 65}
 NOTEBOOKS = [nb for chain in GROUPS for batch in chain for nb in batch]
 # Files a notebook hands to the other chain when it ends, which the notebooks there load as a
 # learner's would: 07's translator (08 and 09 use it; 07 is usually done before 08 needs it, after
 # training its GPT; when it is not, 08 trains its documented stand-in, slower but checked by the same
-# asserts) and 08's GPT (09 looks inside it).
-HANDED_ON = {"notebooks/07-translation.ipynb": ["translator-ko-en.pt"],
-             "notebooks/08-sampling.ipynb": ["gpt_pydocs.pt", "gpt_pydocs.tokenizer.json"]}
-NEEDS = {"notebooks/09-looking-inside.ipynb": ["notebooks/08-sampling.ipynb"]}  # starts after these end
+# asserts).
+HANDED_ON = {"notebooks/07-translation.ipynb": ["translator-ko-en.pt"]}
+# Notebooks that start only after these have ended: 09 loads 08's GPT and 07's translator.
+NEEDS = {"notebooks/09-looking-inside.ipynb": ["notebooks/07-translation.ipynb", "notebooks/08-sampling.ipynb"]}
 
 
 def batch_of(notebook: str) -> list[str]:
