@@ -9,6 +9,7 @@ This module's function is the readable version; `MultiHeadAttention` can also us
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -310,6 +311,27 @@ class MultiHeadAttention(nn.Module):
         out, weights = self._attend(q, k, v, mask, causal, start, need_weights)  # (B, H, T, D)
         out = out.transpose(1, 2).reshape(B, T, C)  # (B, T, C): the heads side by side (a view when T = 1)
         return self.out_proj(out), (weights if need_weights else None)
+
+    def stepper(self) -> Callable[[torch.Tensor, AttentionCache], torch.Tensor]:
+        """Cached self-attention of one new token per row, as a function step(x (B, 1, C), cache) -> (B, 1, C).
+
+        The same numbers as `forward(x, cache=cache, causal=True)[0]` in eval mode with `fast=True`,
+        without its checks and its path for T queries (the newest token may see every stored key: no
+        mask). The weights are read here, once: reading a module's parameter costs about as much as a
+        small operation (microseconds), and a step has dozens of both. Make a new stepper after
+        assigning new parameters (in-place updates, e.g. `load_state_dict`, are seen).
+        """
+        W_in, b_in, W_out, b_out = self.in_proj_weight, self.in_proj_bias, self.out_proj.weight, self.out_proj.bias
+        H, D = self.n_heads, self.head_dim
+
+        def step(x: torch.Tensor, cache: AttentionCache) -> torch.Tensor:
+            B, _, C = x.shape
+            q, k, v = F.linear(x, W_in, b_in).view(B, 3, H, 1, D).unbind(1)  # 3 x (B, H, 1, D)
+            k, v = cache.append(k, v)  # (B, H, length, D): the stored keys and values, these included
+            out = F.scaled_dot_product_attention(q, k, v)  # (B, H, 1, D)
+            return F.linear(out.view(B, 1, C), W_out, b_out)  # (B, 1, C): the heads side by side, then W_O
+
+        return step
 
     def extra_repr(self) -> str:
         return f"d_model={self.d_model}, n_heads={self.n_heads}, head_dim={self.head_dim}, dropout={self.dropout}, fast={self.fast}"

@@ -22,6 +22,8 @@ Left out: RMSNorm, gated FFNs (SwiGLU), stochastic depth.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -145,6 +147,39 @@ class EncoderLayer(nn.Module):
             x = self.norm1(x + self._sa(x, mask, causal, cache, need_weights))
             x = self.norm2(x + self.dropout2(self.ffn(x)))
         return x
+
+
+    def stepper(self) -> Callable[[torch.Tensor, LayerCache], torch.Tensor] | None:
+        """`forward(x, causal=True, cache=cache)` for one new token per row, as a function
+        step(x (B, 1, C), cache) -> (B, 1, C): no checks, no module calls, the weights read once
+        (see `MultiHeadAttention.stepper`). None when it would not give forward's numbers: in training
+        mode, with a readable (`fast=False`) part, or with another attention than MultiHeadAttention.
+        """
+        attn, norm1, norm2 = self.self_attn, self.norm1, self.norm2
+        if self.training or type(attn) is not MultiHeadAttention or not (attn.fast and norm1.fast and norm2.fast):
+            return None
+        attend, norm1, norm2, ffn = attn.stepper(), _layer_norm_fn(norm1), _layer_norm_fn(norm2), _ffn_fn(self.ffn)
+        if self.norm_first:
+            def step(x: torch.Tensor, cache: LayerCache) -> torch.Tensor:
+                x = x + attend(norm1(x), cache.self_attn)  # (B, 1, C)
+                return x + ffn(norm2(x))
+        else:
+            def step(x: torch.Tensor, cache: LayerCache) -> torch.Tensor:
+                x = norm1(x + attend(x, cache.self_attn))  # (B, 1, C)
+                return norm2(x + ffn(x))
+        return step
+
+
+def _layer_norm_fn(norm: LayerNorm) -> Callable[[torch.Tensor], torch.Tensor]:
+    """`norm` (fused) as a plain function of x, its weights read once."""
+    shape, weight, bias, eps = (norm.d_model,), norm.weight, norm.bias, norm.eps
+    return lambda x: F.layer_norm(x, shape, weight, bias, eps)
+
+
+def _ffn_fn(ffn: FeedForward) -> Callable[[torch.Tensor], torch.Tensor]:
+    """`ffn` in eval mode (no dropout) as a plain function of x (..., C), its weights read once."""
+    act, W1, b1, W2, b2 = ffn.act, ffn.linear1.weight, ffn.linear1.bias, ffn.linear2.weight, ffn.linear2.bias
+    return lambda x: F.linear(act(F.linear(x, W1, b1)), W2, b2)  # (..., d_ff), then (..., C)
 
 
 class DecoderLayer(nn.Module):

@@ -21,15 +21,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .attention import KVCache, MultiHeadAttention
 from .cheap_attention import ATTENTION_KINDS, build_attention
 from .dropout import Dropout
 from .embeddings import LearnedPositionalEmbedding, SinusoidalPositionalEncoding, TokenEmbedding
-from .layers import ACTIVATIONS, DecoderLayer, EncoderLayer, FeedForward, LayerNorm
+from .layers import ACTIVATIONS, DecoderLayer, EncoderLayer, FeedForward, LayerNorm, _layer_norm_fn
 from .masks import padding_mask
 
 __all__ = ["TransformerConfig", "Transformer", "GPTConfig", "GPT", "GPT2_SIZES", "count_parameters"]
@@ -307,6 +309,44 @@ class GPT(nn.Module):
         if return_attention:
             return logits, [block.last_attention for block in self.blocks]
         return logits
+
+    def stepper(self) -> Callable[[torch.Tensor, KVCache], torch.Tensor]:
+        """The cached decoding step, as a function step(tokens (B,), cache) -> next-token logits (B, V).
+
+        `tokens`, one per row, get position `cache.length` and are stored in `cache`. The same numbers
+        as `forward(tokens[:, None], cache)[:, -1]` (tests check they are equal), minus what one token
+        per row does not need: every layer's checks and module calls, attention's path for T queries.
+        The weights are read once, here (`MultiHeadAttention.stepper`); `generate` makes one stepper
+        per call. In training mode, with windowed or linear attention or a readable (`fast=False`)
+        layer, the step runs `forward`. The step raises TypeError/ValueError naming `tokens` or
+        `cache` for a wrong type, shape or id.
+        """
+        c = self.config
+        blocks = [block.stepper() for block in self.blocks]
+        embed, pos_table, head = self.tok_embed, self.pos_embed.weight, self.lm_head.weight
+        if self.training or None in blocks or not self.norm.fast:
+            blocks = None
+        else:
+            norm = _layer_norm_fn(self.norm)
+
+        def step(tokens: torch.Tensor, cache: KVCache) -> torch.Tensor:
+            if not isinstance(cache, KVCache):
+                raise TypeError(f"cache must be a KVCache (model.new_cache(batch_size)), got {type(cache).__name__}")
+            if not isinstance(tokens, torch.Tensor) or tokens.dim() != 1:
+                raise ValueError(f"tokens must be a 1-D tensor of token ids (B,), one per row, got "
+                                 f"{tuple(getattr(tokens, 'shape', ())) or type(tokens).__name__}")
+            if tokens.shape[0] != cache.batch_size:
+                raise ValueError(f"tokens holds {tokens.shape[0]} rows, the cache was made for batch_size="
+                                 f"{cache.batch_size}")
+            if blocks is None:
+                return self(tokens[:, None], cache=cache)[:, -1]
+            _check_ids("tokens", tokens[:, None], c.block_size, cache.length)
+            x = (embed(tokens) + pos_table[cache.length]).unsqueeze(1)  # (B, 1, C); embed checks the ids
+            for block, layer_cache in zip(blocks, cache.layers):
+                x = block(x, layer_cache)  # (B, 1, C)
+            return F.linear(norm(x.squeeze(1)), head)  # (B, V)
+
+        return step
 
     def new_cache(self, batch_size: int, max_len: int | None = None) -> KVCache:
         """An empty cache for up to max_len (default block_size) positions, prompt included."""

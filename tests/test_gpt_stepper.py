@@ -1,0 +1,103 @@
+"""GPT.stepper(): the cached decoding step gives forward's numbers exactly, and generate uses it."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from tinyformer.attention import KVCache
+from tinyformer.layers import EncoderLayer
+from tinyformer.model import GPT, GPTConfig
+from tinyformer.sampling import generate
+
+
+def tiny_gpt(seed: int = 0, **options) -> GPT:
+    torch.manual_seed(seed)
+    config = GPTConfig(vocab_size=41, block_size=16, d_model=24, n_heads=3, n_layers=2, d_ff=40, **options)
+    return GPT(config).eval()
+
+
+def step_and_forward(model: GPT, batch: int, prompt_len: int, n_steps: int):
+    """Logits of n_steps tokens fed one at a time after a prompt, by the stepper and by forward."""
+    torch.manual_seed(1)
+    prompt = torch.randint(0, model.config.vocab_size, (batch, prompt_len))
+    tokens = torch.randint(0, model.config.vocab_size, (n_steps, batch))
+    caches = [model.new_cache(batch), model.new_cache(batch)]
+    step, by_step, by_forward = model.stepper(), [], []
+    with torch.inference_mode():
+        for cache in caches:
+            model(prompt, cache=cache)
+        for t in tokens:  # (B,)
+            by_step.append(step(t, caches[0]))  # (B, V)
+            by_forward.append(model(t[:, None], cache=caches[1])[:, -1])  # (B, V)
+    return torch.stack(by_step), torch.stack(by_forward), caches
+
+
+@pytest.mark.parametrize("options", [{}, {"activation": "relu"}, {"activation": "gelu_tanh"},
+                                     {"tie_embeddings": False}, {"attention": "window", "attention_window": 4},
+                                     {"attention": "linear"}], ids=str)
+@pytest.mark.parametrize("batch", [1, 3])
+def test_the_step_gives_forwards_logits_and_cache_exactly(options, batch):
+    model = tiny_gpt(**options)
+    by_step, by_forward, (a, b) = step_and_forward(model, batch, prompt_len=5, n_steps=6)
+    assert torch.equal(by_step, by_forward)
+    assert a.length == b.length == 11
+    for la, lb in zip(a.layers, b.layers):
+        assert torch.equal(la.self_attn.k, lb.self_attn.k) and torch.equal(la.self_attn.v, lb.self_attn.v)
+
+
+def test_a_readable_layer_or_training_mode_runs_forward():
+    model = tiny_gpt()
+    model.blocks[1].self_attn.fast = False
+    assert model.blocks[1].stepper() is None and model.blocks[0].stepper() is not None
+    by_step, by_forward, _ = step_and_forward(model, 2, prompt_len=3, n_steps=4)
+    assert torch.equal(by_step, by_forward)
+    model = tiny_gpt().train()
+    assert all(block.stepper() is None for block in model.blocks)
+
+
+def test_a_post_norm_block_steps_like_its_forward():
+    torch.manual_seed(0)
+    block = EncoderLayer(24, 3, 40, dropout=0.0, norm_first=False).eval()
+    x = torch.randn(2, 7, 24)  # (B, T, C): a prompt of 6, then one step
+    caches = [KVCache(1, 2, 3, 8, 16).layers[0] for _ in range(2)]
+    with torch.inference_mode():
+        for cache in caches:
+            block(x[:, :6], causal=True, cache=cache)
+        stepped = block.stepper()(x[:, 6:], caches[0])
+        forward = block(x[:, 6:], causal=True, cache=caches[1])
+    assert torch.equal(stepped, forward)
+
+
+def test_generate_feeds_every_token_after_the_prompt_through_the_stepper(monkeypatch):
+    model = tiny_gpt()
+    calls = []
+    make = model.stepper
+
+    def counting_stepper():
+        step = make()
+        return lambda tokens, cache: calls.append(tokens.shape) or step(tokens, cache)
+
+    monkeypatch.setattr(model, "stepper", counting_stepper)
+    out = generate(model, [1, 2, 3], 5, temperature=0)
+    assert len(out) == 8 and calls == [torch.Size([1])] * 4  # the first new token comes from the prompt's pass
+
+
+def test_the_step_checks_its_arguments():
+    model = tiny_gpt()
+    step, cache = model.stepper(), model.new_cache(2)
+    with pytest.raises(TypeError, match="cache"):
+        step(torch.tensor([1, 2]), None)
+    with pytest.raises(ValueError, match="tokens"):
+        step(torch.tensor([[1], [2]]), cache)  # (B, 1): one token per row is (B,)
+    with pytest.raises(ValueError, match="tokens holds 3 rows"):
+        step(torch.tensor([1, 2, 3]), cache)
+    with pytest.raises(ValueError, match="41, outside the vocabulary"):
+        step(torch.tensor([1, 41]), cache)
+    with pytest.raises(TypeError, match="tokens"):
+        step(torch.tensor([1.0, 2.0]), cache)
+    full = model.new_cache(2, max_len=16)
+    with torch.inference_mode():
+        model(torch.zeros(2, 16, dtype=torch.long), cache=full)
+        with pytest.raises(ValueError, match="tokens"):
+            step(torch.tensor([1, 2]), full)  # position 16 is beyond block_size
