@@ -333,6 +333,29 @@ class MultiHeadAttention(nn.Module):
 
         return step
 
+    def cross_stepper(self) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None, CrossAttentionCache], torch.Tensor]:
+        """Cross-attention of one new token per row, as a function step(x (B, 1, C), context (B, S, C),
+        mask, cache) -> (B, 1, C): `forward(x, context, mask, cache=cache)[0]` in eval mode with
+        `fast=True`, without its checks; the context's keys and values are computed at the first step
+        and kept in `cache`. The weights are read once, here (see `stepper`).
+        """
+        C, H, D = self.d_model, self.n_heads, self.head_dim
+        W, b = self.in_proj_weight, self.in_proj_bias
+        W_q, b_q, W_kv, b_kv = W[:C], None if b is None else b[:C], W[C:], None if b is None else b[C:]
+        W_out, b_out = self.out_proj.weight, self.out_proj.bias
+
+        def step(x: torch.Tensor, context: torch.Tensor, mask: torch.Tensor | None,
+                 cache: CrossAttentionCache) -> torch.Tensor:
+            B = x.shape[0]
+            q = F.linear(x, W_q, b_q).view(B, H, 1, D)  # (B, H, 1, D)
+            if cache.k is None:  # the first step: the context's keys and values, once
+                kv = F.linear(context, W_kv, b_kv).view(B, context.shape[1], 2, H, D)  # (B, S, 2, H, D)
+                cache.k, cache.v = kv.permute(2, 0, 3, 1, 4).unbind(0)  # 2 x (B, H, S, D)
+            out = F.scaled_dot_product_attention(q, cache.k, cache.v, attn_mask=mask)  # (B, H, 1, D)
+            return F.linear(out.view(B, 1, C), W_out, b_out)  # (B, 1, C)
+
+        return step
+
     def extra_repr(self) -> str:
         return f"d_model={self.d_model}, n_heads={self.n_heads}, head_dim={self.head_dim}, dropout={self.dropout}, fast={self.fast}"
 

@@ -81,6 +81,13 @@ def _pad_id(model: nn.Module, pad_id: int | None) -> int:
     return int(getattr(getattr(model, "config", None), "pad_id", 0))
 
 
+def _cached_step(model: nn.Module, memory: torch.Tensor, src_mask: torch.Tensor | None, cache) -> Callable:
+    """step(tokens (B,), cache) -> next-token logits (B, V): the model's `stepper` when it has one."""
+    if cache is not None and hasattr(model, "stepper"):
+        return model.stepper(memory, src_mask)
+    return lambda tokens, cache: model.decode(tokens[:, None], memory, src_mask, cache=cache)[:, -1]
+
+
 def greedy_decode(model: nn.Module, src: torch.Tensor, max_len: int, sos_id: int, eos_id: int, *,
                   src_mask: torch.Tensor | None = None, pad_id: int | None = None,
                   use_cache: bool = True) -> torch.Tensor:
@@ -100,12 +107,13 @@ def greedy_decode(model: nn.Module, src: torch.Tensor, max_len: int, sos_id: int
         ys = torch.full((B, 1), sos_id, dtype=torch.long, device=src.device)
         done = torch.zeros(B, dtype=torch.bool, device=src.device)
         cache = model.new_cache(B, max_len + 1) if use_cache and hasattr(model, "new_cache") else None
+        step = _cached_step(model, memory, src_mask, cache)
         for _ in range(max_len):
             if cache is not None:
-                logits = model.decode(ys[:, -1:], memory, src_mask, cache=cache)   # (B, 1, V)
+                logits = step(ys[:, -1], cache)                                    # (B, V): the new token only
             else:
-                logits = model.decode(ys, memory, src_mask)                        # (B, T, V)
-            next_id = logits[:, -1].argmax(dim=-1)                                 # (B,)
+                logits = model.decode(ys, memory, src_mask)[:, -1]                 # (B, V): the whole prefix again
+            next_id = logits.argmax(dim=-1)                                        # (B,)
             next_id = torch.where(done, torch.full_like(next_id, pad), next_id)
             ys = torch.cat([ys, next_id[:, None]], dim=1)                          # (B, T + 1)
             done |= next_id == eos_id
@@ -205,15 +213,16 @@ def beam_search(model: nn.Module, src: torch.Tensor, beam_size: int, max_len: in
         mask = src_mask.repeat_interleave(beam_size, dim=0) if src_mask.size(0) == B else src_mask
 
         cache = model.new_cache(B * beam_size, max_len + 1) if use_cache and hasattr(model, "new_cache") else None
+        cached_step = _cached_step(model, memory, mask, cache)
 
         def step(prefixes: torch.Tensor, parents: torch.Tensor | None) -> torch.Tensor:
             if cache is None:
-                logits = model.decode(prefixes, memory, mask)          # (B*K, T, V): the whole prefix again
+                logits = model.decode(prefixes, memory, mask)[:, -1]   # (B*K, V): the whole prefix again
             else:
                 if parents is not None:
                     cache.reorder(parents)                             # each beam inherits its parent's keys/values
-                logits = model.decode(prefixes[:, -1:], memory, mask, cache=cache)   # (B*K, 1, V)
-            return torch.log_softmax(logits[:, -1].float(), dim=-1)    # (B*K, V)
+                logits = cached_step(prefixes[:, -1], cache)           # (B*K, V): the new tokens only
+            return torch.log_softmax(logits.float(), dim=-1)           # (B*K, V)
 
         start = torch.full((B, 1), sos_id, dtype=torch.long, device=src.device)
         out, scores = _beam_core(step, start, beam_size, max_len, eos_id, length_penalty, pad)

@@ -148,7 +148,6 @@ class EncoderLayer(nn.Module):
             x = self.norm2(x + self.dropout2(self.ffn(x)))
         return x
 
-
     def stepper(self) -> Callable[[torch.Tensor, LayerCache], torch.Tensor] | None:
         """`forward(x, causal=True, cache=cache)` for one new token per row, as a function
         step(x (B, 1, C), cache) -> (B, 1, C): no checks, no module calls, the weights read once
@@ -232,3 +231,25 @@ class DecoderLayer(nn.Module):
             x = self.norm2(x + self._ca(x, memory, memory_mask, cache, need_weights))
             x = self.norm3(x + self.dropout3(self.ffn(x)))
         return x
+
+    def stepper(self) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None, LayerCache], torch.Tensor] | None:
+        """`forward(x, memory, memory_mask, cache=cache)` for one new token per row, as a function
+        step(x (B, 1, C), memory, memory_mask, cache) -> (B, 1, C) (see `EncoderLayer.stepper`); None
+        in training mode or with a readable (`fast=False`) part.
+        """
+        parts = (self.self_attn, self.cross_attn, self.norm1, self.norm2, self.norm3)
+        if self.training or not all(part.fast for part in parts):
+            return None
+        attend, attend_memory, ffn = self.self_attn.stepper(), self.cross_attn.cross_stepper(), _ffn_fn(self.ffn)
+        norm1, norm2, norm3 = (_layer_norm_fn(norm) for norm in parts[2:])
+        if self.norm_first:
+            def step(x: torch.Tensor, memory: torch.Tensor, memory_mask: torch.Tensor | None, cache: LayerCache) -> torch.Tensor:
+                x = x + attend(norm1(x), cache.self_attn)  # (B, 1, C)
+                x = x + attend_memory(norm2(x), memory, memory_mask, cache.cross_attn)
+                return x + ffn(norm3(x))
+        else:
+            def step(x: torch.Tensor, memory: torch.Tensor, memory_mask: torch.Tensor | None, cache: LayerCache) -> torch.Tensor:
+                x = norm1(x + attend(x, cache.self_attn))  # (B, 1, C)
+                x = norm2(x + attend_memory(x, memory, memory_mask, cache.cross_attn))
+                return norm3(x + ffn(x))
+        return step

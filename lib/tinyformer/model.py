@@ -152,6 +152,24 @@ def _check_src_mask(src_mask: object, B: int, S: int) -> None:
                          f"tinyformer.masks.padding_mask(src, pad_id)")
 
 
+def _check_memory(memory: object, d_model: int, src_mask: object) -> None:
+    """The encoder's output (B, S, d_model), and a source mask that fits it."""
+    if not isinstance(memory, torch.Tensor) or memory.dim() != 3 or memory.shape[-1] != d_model:
+        raise ValueError(f"memory must have shape (B, S, d_model={d_model}), got {tuple(getattr(memory, 'shape', ()))}")
+    _check_src_mask(src_mask, memory.shape[0], memory.shape[1])
+
+
+def _check_step_args(tokens: object, cache: object) -> None:
+    """A cached step's arguments: one token id per row (B,) and a KVCache made for B rows."""
+    if not isinstance(cache, KVCache):
+        raise TypeError(f"cache must be a KVCache (model.new_cache(batch_size)), got {type(cache).__name__}")
+    if not isinstance(tokens, torch.Tensor) or tokens.dim() != 1:
+        raise ValueError(f"tokens must be a 1-D tensor of token ids (B,), one per row, got "
+                         f"{tuple(getattr(tokens, 'shape', ())) or type(tokens).__name__}")
+    if tokens.shape[0] != cache.batch_size:
+        raise ValueError(f"tokens holds {tokens.shape[0]} rows, the cache was made for batch_size={cache.batch_size}")
+
+
 class Transformer(nn.Module):
     """The encoder-decoder of "Attention Is All You Need": forward(src (B, S), tgt (B, T)) -> logits (B, T, V)."""
 
@@ -217,11 +235,9 @@ class Transformer(nn.Module):
         """
         start = 0 if cache is None else cache.length
         _check_ids("tgt", tgt, self.config.max_len, start)
-        if not isinstance(memory, torch.Tensor) or memory.dim() != 3 or memory.shape[-1] != self.config.d_model:
-            raise ValueError(f"memory must have shape (B, S, d_model={self.config.d_model}), got {tuple(getattr(memory, 'shape', ()))}")
+        _check_memory(memory, self.config.d_model, src_mask)
         if memory.shape[0] != tgt.shape[0]:
             raise ValueError(f"tgt and memory must have the same batch size: tgt has {tgt.shape[0]}, memory has {memory.shape[0]}")
-        _check_src_mask(src_mask, memory.shape[0], memory.shape[1])
         T = tgt.shape[1]
         x = self.dropout(self.tgt_embed(tgt) + self.tgt_pos(T, offset=start))  # (B, T, C)
         for i, layer in enumerate(self.decoder_layers):
@@ -232,6 +248,34 @@ class Transformer(nn.Module):
             return logits, {"self": [layer.last_self_attention for layer in self.decoder_layers],
                             "cross": [layer.last_cross_attention for layer in self.decoder_layers]}
         return logits
+
+    def stepper(self, memory: torch.Tensor, src_mask: torch.Tensor | None = None) -> Callable[[torch.Tensor, KVCache], torch.Tensor]:
+        """The decoder's cached step over `memory` (B, S, C), as a function step(tokens (B,), cache) ->
+        next-token logits (B, V): `decode(tokens[:, None], memory, src_mask, cache)[:, -1]`, the same
+        numbers, without every layer's checks and module calls (see `GPT.stepper`). `memory` and
+        `src_mask` are checked here, once; the step checks `tokens` and `cache`. In training mode or
+        with a readable (`fast=False`) layer, the step runs `decode`.
+        """
+        _check_memory(memory, self.config.d_model, src_mask)
+        c = self.config
+        layers = [layer.stepper() for layer in self.decoder_layers]
+        embed, positions, head, head_bias = self.tgt_embed, self.tgt_pos, self.generator.weight, self.generator.bias
+        fast = not self.training and None not in layers and self.decoder_norm.fast
+        norm = _layer_norm_fn(self.decoder_norm)
+
+        def step(tokens: torch.Tensor, cache: KVCache) -> torch.Tensor:
+            _check_step_args(tokens, cache)
+            if tokens.shape[0] != memory.shape[0]:
+                raise ValueError(f"tokens holds {tokens.shape[0]} rows, memory {memory.shape[0]}")
+            if not fast:
+                return self.decode(tokens[:, None], memory, src_mask, cache=cache)[:, -1]
+            _check_ids("tokens", tokens[:, None], c.max_len, cache.length)
+            x = (embed(tokens) + positions(1, offset=cache.length)).unsqueeze(1)  # (B, 1, C); embed checks the ids
+            for layer, layer_cache in zip(layers, cache.layers):
+                x = layer(x, memory, src_mask, layer_cache)  # (B, 1, C)
+            return F.linear(norm(x.squeeze(1)), head, head_bias)  # (B, V)
+
+        return step
 
     def forward(self, src: torch.Tensor, tgt: torch.Tensor, src_mask: torch.Tensor | None = None) -> torch.Tensor:
         """src (B, S), tgt (B, T) -> logits (B, T, V): logits[:, t] predicts the token after tgt[:, t]."""
@@ -330,14 +374,7 @@ class GPT(nn.Module):
             norm = _layer_norm_fn(self.norm)
 
         def step(tokens: torch.Tensor, cache: KVCache) -> torch.Tensor:
-            if not isinstance(cache, KVCache):
-                raise TypeError(f"cache must be a KVCache (model.new_cache(batch_size)), got {type(cache).__name__}")
-            if not isinstance(tokens, torch.Tensor) or tokens.dim() != 1:
-                raise ValueError(f"tokens must be a 1-D tensor of token ids (B,), one per row, got "
-                                 f"{tuple(getattr(tokens, 'shape', ())) or type(tokens).__name__}")
-            if tokens.shape[0] != cache.batch_size:
-                raise ValueError(f"tokens holds {tokens.shape[0]} rows, the cache was made for batch_size="
-                                 f"{cache.batch_size}")
+            _check_step_args(tokens, cache)
             if blocks is None:
                 return self(tokens[:, None], cache=cache)[:, -1]
             _check_ids("tokens", tokens[:, None], c.block_size, cache.length)

@@ -245,20 +245,26 @@ def _check_prompt_ids_in_vocab(ids: torch.Tensor, model: torch.nn.Module) -> Non
 
 
 def _decoder_fn(model: torch.nn.Module, src, src_mask) -> Callable[[torch.Tensor, KVCache | None], torch.Tensor]:
-    """`logits(tokens (B, t), cache) -> (B, V)`, the next token's logits; a Transformer encodes `src` once here."""
-    if src is None:  # a GPT: after the prompt, one token per row goes through its cached step
+    """`logits(tokens (B, t), cache) -> (B, V)`, the next token's logits; a Transformer encodes `src` once here.
+
+    After the prompt, one token per row goes through the model's cached step (`stepper`), when it has one.
+    """
+    if src is None:  # a GPT
+        forward = lambda tokens, cache: model(tokens, cache=cache)[:, -1]  # noqa: E731
         step = model.stepper() if hasattr(model, "stepper") else None
+    else:
+        if src_mask is None:
+            src_mask = padding_mask(src, model.config.pad_id)  # (B, 1, 1, S) True = real token
+        memory = model.encode(src, src_mask)  # (B, S, C), computed once
+        forward = lambda tokens, cache: model.decode(tokens, memory, src_mask=src_mask, cache=cache)[:, -1]  # noqa: E731
+        step = model.stepper(memory, src_mask) if hasattr(model, "stepper") else None
 
-        def logits(tokens: torch.Tensor, cache: KVCache | None) -> torch.Tensor:
-            if step is not None and cache is not None and tokens.shape[1] == 1:
-                return step(tokens[:, 0], cache)  # (B, V)
-            return model(tokens, cache=cache)[:, -1]  # (B, V)
+    def logits(tokens: torch.Tensor, cache: KVCache | None) -> torch.Tensor:
+        if step is not None and cache is not None and tokens.shape[1] == 1:
+            return step(tokens[:, 0], cache)  # (B, V)
+        return forward(tokens, cache)  # (B, V)
 
-        return logits
-    if src_mask is None:
-        src_mask = padding_mask(src, model.config.pad_id)  # (B, 1, 1, S) True = real token
-    memory = model.encode(src, src_mask)  # (B, S, C), computed once
-    return lambda tokens, cache: model.decode(tokens, memory, src_mask=src_mask, cache=cache)[:, -1]
+    return logits
 
 
 def _decode_loop(model, logits_fn, out: torch.Tensor, T0: int, use_cache: bool, pick, stop_token) -> int:

@@ -1,4 +1,5 @@
-"""GPT.stepper(): the cached decoding step gives forward's numbers exactly, and generate uses it."""
+"""The cached decoding step (GPT.stepper, Transformer.stepper) gives forward's numbers exactly, and the
+decoders use it: generate, greedy_decode, beam_search."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import torch
 
 from tinyformer.attention import KVCache
 from tinyformer.layers import EncoderLayer
-from tinyformer.model import GPT, GPTConfig
+from tinyformer.decoding import beam_search, greedy_decode
+from tinyformer.masks import padding_mask
+from tinyformer.model import GPT, GPTConfig, Transformer, TransformerConfig
 from tinyformer.sampling import generate
 
 
@@ -101,3 +104,56 @@ def test_the_step_checks_its_arguments():
         model(torch.zeros(2, 16, dtype=torch.long), cache=full)
         with pytest.raises(ValueError, match="tokens"):
             step(torch.tensor([1, 2]), full)  # position 16 is beyond block_size
+
+
+def tiny_transformer(seed: int = 0, **options) -> Transformer:
+    torch.manual_seed(seed)
+    config = TransformerConfig(src_vocab_size=29, tgt_vocab_size=31, d_model=24, n_heads=3, n_encoder_layers=1,
+                               n_decoder_layers=2, d_ff=40, dropout=0.0, max_len=16, **options)
+    return Transformer(config).eval()
+
+
+def source(batch: int = 3) -> torch.Tensor:
+    torch.manual_seed(2)
+    src = torch.randint(1, 29, (batch, 7))
+    src[0, 5:] = 0  # padding: the mask matters
+    return src
+
+
+@pytest.mark.parametrize("options", [{}, {"norm_first": False}, {"positional": "learned"}, {"tie_embeddings": True},
+                                     {"activation": "gelu"}], ids=str)
+def test_the_decoder_step_gives_decodes_logits_exactly(options):
+    model, src = tiny_transformer(**options), source()
+    mask = padding_mask(src, 0)
+    tokens = torch.randint(0, 31, (6, 3))
+    with torch.inference_mode():
+        memory = model.encode(src, mask)
+        step, caches = model.stepper(memory, mask), [model.new_cache(3), model.new_cache(3)]
+        by_step = torch.stack([step(t, caches[0]) for t in tokens])
+        by_decode = torch.stack([model.decode(t[:, None], memory, mask, cache=caches[1])[:, -1] for t in tokens])
+    assert torch.equal(by_step, by_decode)
+
+
+@pytest.mark.parametrize("decode", ["greedy", "beam"])
+def test_greedy_and_beam_decoding_use_the_step_and_agree_without_the_cache(decode, monkeypatch):
+    model, src = tiny_transformer(), source()
+    run = (lambda **kw: greedy_decode(model, src, 8, 1, 2, **kw)) if decode == "greedy" else (
+        lambda **kw: beam_search(model, src, 3, 8, 1, 2, **kw))
+    calls = []
+    make = model.stepper
+    monkeypatch.setattr(model, "stepper", lambda *a: calls.append(1) or make(*a))
+    assert torch.equal(run(use_cache=True), run(use_cache=False))
+    assert calls == [1]  # one stepper per call, made after encoding
+
+
+def test_the_decoder_step_checks_memory_and_rows():
+    model, src = tiny_transformer(), source()
+    with torch.inference_mode():
+        memory = model.encode(src)
+    with pytest.raises(ValueError, match="memory"):
+        model.stepper(memory[:, :, :5])
+    with pytest.raises(ValueError, match="src_mask"):
+        model.stepper(memory, torch.ones(3, 1, 1, 4, dtype=torch.bool))
+    step = model.stepper(memory)
+    with pytest.raises(ValueError, match="tokens holds 2 rows, memory 3"):
+        step(torch.tensor([1, 2]), model.new_cache(2))
