@@ -11,10 +11,10 @@ machine's own kernels: two kernel settings in all.
 
 Training the notebooks' models twice (here and in the main run) would cost minutes of the suite's
 15-minute budget. So in a whole-suite run the root conftest.py starts these checks in the background
-at the start, as two chains of one nbval process per notebook, while the unit tests run; this test
-joins each notebook's check just before the browser check of that notebook, and leaves the models
-its chain had trained by then in data/generated/ where none are saved yet: the browser check then
-loads them. nbval in the main run skips these notebooks when this test is part of it: their stored
+at the start, as two chains of nbval processes (one per batch of notebooks), while the unit tests
+run; this test joins each notebook's check just before the browser check of that notebook, and
+leaves the models its chain had trained by then in data/generated/ where none are saved yet: the
+browser check then loads them. nbval in the main run skips these notebooks when this test is part of it: their stored
 outputs are compared here.
 """
 
