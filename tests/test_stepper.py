@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from tinyformer.attention import KVCache
-from tinyformer.layers import EncoderLayer
+from tinyformer.layers import EncoderLayer, can_step, has_forward_hooks
 from tinyformer.decoding import beam_search, greedy_decode
 from tinyformer.masks import padding_mask
 from tinyformer.model import GPT, GPTConfig, Transformer, TransformerConfig
@@ -157,3 +157,66 @@ def test_the_decoder_step_checks_memory_and_rows():
     step = model.stepper(memory)
     with pytest.raises(ValueError, match="tokens holds 2 rows, memory 3"):
         step(torch.tensor([1, 2]), model.new_cache(2))
+
+
+@pytest.mark.parametrize("where", ["block input", "block", "attention", "ffn", "lm_head", "embedding"])
+def test_a_forward_hook_anywhere_runs_through_forward(where):
+    """A hook (an ablation, a steering vector) must act on every generated token, not on the prompt only."""
+    model = tiny_gpt()
+    plain = generate(model, [1, 2, 3], 8, temperature=0)
+    module = {"block input": model.blocks[1], "block": model.blocks[1], "attention": model.blocks[0].self_attn.out_proj,
+              "ffn": model.blocks[1].ffn.linear2, "lm_head": model.lm_head, "embedding": model.tok_embed}[where]
+    torch.manual_seed(5)
+    shift = {}
+
+    def push(module, args, out):  # move every output of the module by one fixed vector
+        return out + shift.setdefault(out.shape[-1], 3 * torch.randn(out.shape[-1]))
+
+    if where == "block input":  # as tinyformer.sae.steer adds a feature's direction
+        handle = module.register_forward_pre_hook(lambda m, args: (push(m, args, args[0]), *args[1:]))
+    else:
+        handle = module.register_forward_hook(push)
+    try:
+        assert has_forward_hooks(model)
+        cached = generate(model, [1, 2, 3], 8, temperature=0)
+        uncached = generate(model, [1, 2, 3], 8, temperature=0, use_cache=False)
+    finally:
+        handle.remove()
+    assert cached == uncached != plain
+    assert not has_forward_hooks(model)
+
+
+def test_a_hook_in_the_decoder_runs_through_decode():
+    model, src = tiny_transformer(), source()
+    plain = greedy_decode(model, src, 8, 1, 2)
+    handle = model.decoder_layers[0].ffn.register_forward_hook(lambda m, args, out: out * 0 + 0.5)
+    try:
+        assert torch.equal(greedy_decode(model, src, 8, 1, 2), greedy_decode(model, src, 8, 1, 2, use_cache=False))
+        assert not torch.equal(greedy_decode(model, src, 8, 1, 2), plain)
+    finally:
+        handle.remove()
+
+
+def test_a_subclass_or_a_swapped_in_module_runs_through_forward():
+    """A stepper reads weights and skips forward: a module with its own forward must run it."""
+
+    class Shifted(torch.nn.Linear):  # e.g. an adapter around a linear map
+        def forward(self, x):
+            return super().forward(x) + torch.linspace(-3, 3, self.out_features)
+
+    model = tiny_gpt()
+    plain = generate(model, [1, 2, 3], 8, temperature=0)
+    old = model.blocks[0].ffn.linear2
+    model.blocks[0].ffn.linear2 = Shifted(old.in_features, old.out_features)
+    model.blocks[0].ffn.linear2.load_state_dict(old.state_dict())
+    assert not can_step(model.blocks[0]) and model.blocks[0].stepper() is None and can_step(model.blocks[1])
+    cached = generate(model, [1, 2, 3], 8, temperature=0)
+    assert cached == generate(model, [1, 2, 3], 8, temperature=0, use_cache=False) != plain
+
+    class MyGPT(GPT):
+        def forward(self, idx, cache=None, return_attention=False):
+            return -super().forward(idx, cache, return_attention)
+
+    torch.manual_seed(0)
+    mine = MyGPT(tiny_gpt().config).eval()
+    assert generate(mine, [1, 2, 3], 8, temperature=0) == generate(mine, [1, 2, 3], 8, temperature=0, use_cache=False)

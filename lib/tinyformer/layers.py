@@ -151,13 +151,14 @@ class EncoderLayer(nn.Module):
     def stepper(self) -> Callable[[torch.Tensor, LayerCache], torch.Tensor] | None:
         """`forward(x, causal=True, cache=cache)` for one new token per row, as a function
         step(x (B, 1, C), cache) -> (B, 1, C): no checks, no module calls, the weights read once
-        (see `MultiHeadAttention.stepper`). None when it would not give forward's numbers: in training
-        mode, with a readable (`fast=False`) part, or with another attention than MultiHeadAttention.
+        (see `MultiHeadAttention.stepper`). None when it would not do what forward does (`can_step`):
+        in training mode, with a readable (`fast=False`) part, another attention than ours (e.g.
+        windowed), or a forward hook on the block or a part of it (a step calls no module).
         """
-        attn, norm1, norm2 = self.self_attn, self.norm1, self.norm2
-        if self.training or type(attn) is not MultiHeadAttention or not (attn.fast and norm1.fast and norm2.fast):
+        if not can_step(self):
             return None
-        attend, norm1, norm2, ffn = attn.stepper(), _layer_norm_fn(norm1), _layer_norm_fn(norm2), _ffn_fn(self.ffn)
+        attend, ffn = self.self_attn.stepper(), _ffn_fn(self.ffn)
+        norm1, norm2 = _layer_norm_fn(self.norm1), _layer_norm_fn(self.norm2)
         if self.norm_first:
             def step(x: torch.Tensor, cache: LayerCache) -> torch.Tensor:
                 x = x + attend(norm1(x), cache.self_attn)  # (B, 1, C)
@@ -167,6 +168,29 @@ class EncoderLayer(nn.Module):
                 x = norm1(x + attend(x, cache.self_attn))  # (B, 1, C)
                 return norm2(x + ffn(x))
         return step
+
+
+def has_forward_hooks(*modules: nn.Module) -> bool:
+    """Whether a forward hook (or pre-hook) would run inside any of `modules` or their parts, e.g.
+    an ablation or a steering vector (`tinyformer.interpret`, `tinyformer.sae`); global hooks count."""
+    from torch.nn.modules import module as torch_module
+
+    if torch_module._global_forward_hooks or torch_module._global_forward_pre_hooks:
+        return True
+    return any(m._forward_hooks or m._forward_pre_hooks for module in modules for m in module.modules())
+
+
+def can_step(*modules: nn.Module, own: tuple[type, ...] = ()) -> bool:
+    """Whether a stepper may compute what `modules` compute without calling them (it reads their
+    weights and skips their forward): in eval mode, every part is one of our own modules or `own`
+    classes, not a subclass or a swapped-in module (a windowed attention, a LoRA linear), every
+    part is `fast`, and no forward hook would run inside them (`has_forward_hooks`).
+    """
+    known = (EncoderLayer, DecoderLayer, MultiHeadAttention, FeedForward, LayerNorm, Dropout, nn.Linear,
+             nn.ModuleList, *own)
+    parts = [m for module in modules for m in module.modules()]
+    return (all(type(m) in known and not m.training and getattr(m, "fast", True) for m in parts)
+            and not has_forward_hooks(*modules))
 
 
 def _layer_norm_fn(norm: LayerNorm) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -234,14 +258,13 @@ class DecoderLayer(nn.Module):
 
     def stepper(self) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None, LayerCache], torch.Tensor] | None:
         """`forward(x, memory, memory_mask, cache=cache)` for one new token per row, as a function
-        step(x (B, 1, C), memory, memory_mask, cache) -> (B, 1, C) (see `EncoderLayer.stepper`); None
-        in training mode or with a readable (`fast=False`) part.
+        step(x (B, 1, C), memory, memory_mask, cache) -> (B, 1, C); None when `can_step` says no
+        (see `EncoderLayer.stepper`).
         """
-        parts = (self.self_attn, self.cross_attn, self.norm1, self.norm2, self.norm3)
-        if self.training or not all(part.fast for part in parts):
+        if not can_step(self):
             return None
         attend, attend_memory, ffn = self.self_attn.stepper(), self.cross_attn.cross_stepper(), _ffn_fn(self.ffn)
-        norm1, norm2, norm3 = (_layer_norm_fn(norm) for norm in parts[2:])
+        norm1, norm2, norm3 = _layer_norm_fn(self.norm1), _layer_norm_fn(self.norm2), _layer_norm_fn(self.norm3)
         if self.norm_first:
             def step(x: torch.Tensor, memory: torch.Tensor, memory_mask: torch.Tensor | None, cache: LayerCache) -> torch.Tensor:
                 x = x + attend(norm1(x), cache.self_attn)  # (B, 1, C)

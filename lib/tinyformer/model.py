@@ -31,7 +31,7 @@ from .attention import KVCache, MultiHeadAttention
 from .cheap_attention import ATTENTION_KINDS, build_attention
 from .dropout import Dropout
 from .embeddings import LearnedPositionalEmbedding, SinusoidalPositionalEncoding, TokenEmbedding
-from .layers import ACTIVATIONS, DecoderLayer, EncoderLayer, FeedForward, LayerNorm, _layer_norm_fn
+from .layers import ACTIVATIONS, DecoderLayer, EncoderLayer, FeedForward, LayerNorm, _layer_norm_fn, can_step
 from .masks import padding_mask
 
 __all__ = ["TransformerConfig", "Transformer", "GPTConfig", "GPT", "GPT2_SIZES", "count_parameters"]
@@ -253,21 +253,23 @@ class Transformer(nn.Module):
         """The decoder's cached step over `memory` (B, S, C), as a function step(tokens (B,), cache) ->
         next-token logits (B, V): `decode(tokens[:, None], memory, src_mask, cache)[:, -1]`, the same
         numbers, without every layer's checks and module calls (see `GPT.stepper`). `memory` and
-        `src_mask` are checked here, once; the step checks `tokens` and `cache`. In training mode or
-        with a readable (`fast=False`) layer, the step runs `decode`.
+        `src_mask` are checked here, once; the step checks `tokens` and `cache`. When `layers.can_step`
+        says no for the decoder's parts (training mode, a forward hook...), the step runs `decode`.
         """
         _check_memory(memory, self.config.d_model, src_mask)
         c = self.config
-        layers = [layer.stepper() for layer in self.decoder_layers]
+        steppable = type(self) is Transformer and can_step(  # the decoder's parts (not a subclass's decode)
+            self.tgt_embed, self.tgt_pos, self.dropout, self.decoder_norm, self.generator, *self.decoder_layers,
+            own=(TokenEmbedding, LearnedPositionalEmbedding, SinusoidalPositionalEncoding))
+        layers = [layer.stepper() for layer in self.decoder_layers] if steppable else None
         embed, positions, head, head_bias = self.tgt_embed, self.tgt_pos, self.generator.weight, self.generator.bias
-        fast = not self.training and None not in layers and self.decoder_norm.fast
         norm = _layer_norm_fn(self.decoder_norm)
 
         def step(tokens: torch.Tensor, cache: KVCache) -> torch.Tensor:
             _check_step_args(tokens, cache)
             if tokens.shape[0] != memory.shape[0]:
                 raise ValueError(f"tokens holds {tokens.shape[0]} rows, memory {memory.shape[0]}")
-            if not fast:
+            if layers is None:
                 return self.decode(tokens[:, None], memory, src_mask, cache=cache)[:, -1]
             _check_ids("tokens", tokens[:, None], c.max_len, cache.length)
             x = (embed(tokens) + positions(1, offset=cache.length)).unsqueeze(1)  # (B, 1, C); embed checks the ids
@@ -360,18 +362,17 @@ class GPT(nn.Module):
         `tokens`, one per row, get position `cache.length` and are stored in `cache`. The same numbers
         as `forward(tokens[:, None], cache)[:, -1]` (tests check they are equal), minus what one token
         per row does not need: every layer's checks and module calls, attention's path for T queries.
-        The weights are read once, here (`MultiHeadAttention.stepper`); `generate` makes one stepper
-        per call. In training mode, with windowed or linear attention or a readable (`fast=False`)
-        layer, the step runs `forward`. The step raises TypeError/ValueError naming `tokens` or
-        `cache` for a wrong type, shape or id.
+        The weights and the model's state are read once, here; `generate` makes one stepper per
+        call, so it sees the hooks registered before the call (ablations, steering). With a forward
+        hook anywhere in the model, in training mode, with windowed or linear attention, a readable
+        (`fast=False`) layer or a module that is not ours (`layers.can_step`), the step runs
+        `forward`. The step raises TypeError/ValueError naming `tokens` or `cache` for a wrong type,
+        shape or id.
         """
         c = self.config
-        blocks = [block.stepper() for block in self.blocks]
-        embed, pos_table, head = self.tok_embed, self.pos_embed.weight, self.lm_head.weight
-        if self.training or None in blocks or not self.norm.fast:
-            blocks = None
-        else:
-            norm = _layer_norm_fn(self.norm)
+        steppable = can_step(self, own=(GPT, TokenEmbedding, LearnedPositionalEmbedding))  # not a subclass
+        blocks = [block.stepper() for block in self.blocks] if steppable else None
+        embed, pos_table, head, norm = self.tok_embed, self.pos_embed.weight, self.lm_head.weight, _layer_norm_fn(self.norm)
 
         def step(tokens: torch.Tensor, cache: KVCache) -> torch.Tensor:
             _check_step_args(tokens, cache)
