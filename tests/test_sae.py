@@ -126,6 +126,31 @@ def test_steer_zero_is_greedy_and_strength_changes_text():
     assert len(outs) > 1 or outs != {tuple(plain)}
 
 
+def steered_reference(model, sae, layer, feature, prompt, strength, n):
+    """steer by its definition: every token re-reads the whole text, the direction added at every position."""
+    direction = sae.W_dec[:, feature] * sae.scale * strength  # (C,)
+    ids = list(prompt)
+    handle = model.blocks[layer].register_forward_pre_hook(lambda m, args: (args[0] + direction, *args[1:]))
+    try:
+        with torch.no_grad():
+            for _ in range(n):
+                ids.append(int(model(torch.tensor([ids]))[0, -1].argmax()))
+    finally:
+        handle.remove()
+    return ids[len(prompt):]
+
+
+def test_steer_adds_the_direction_to_every_generated_token_too():
+    # (a cached decoding step that skipped the hook steered the prompt's pass only: the first token)
+    model, sae = tiny_gpt(), perfect_sae()
+    prompt, differs = [1, 2, 3], 0
+    for feature in range(0, 32, 4):
+        out = S.steer(model, sae, 1, feature, prompt, 6.0, 8)
+        assert out == steered_reference(model, sae, 1, feature, prompt, 6.0, 8)
+        differs += out[1:] != generate(model, prompt + out[:1], 7, temperature=0)[4:]
+    assert differs >= 2  # the steering shows after the first token, not only in it
+
+
 @pytest.mark.parametrize("call, match", [
     (lambda m: S.SAERecipe(l1=-1), "l1"),
     (lambda m: S.SAERecipe(steps=0), "steps"),
